@@ -1,0 +1,145 @@
+/**
+ * The tape and the one place every primitive runs through (`bind`).
+ *
+ * A tape is a flat array of entries appended in execution order while a transform runs; execution order is
+ * already a valid order for the backward pass, which is one reverse loop (see `transforms.ts`). Tapes stack
+ * for nested transforms: each has its own set of watched tensor ids, and an op is recorded on a tape only
+ * when one of its inputs is watched by that tape. Outside every transform `bind` records nothing.
+ */
+import { NonFiniteError, ArgumentError } from "../core/errors.js";
+import { dataOf, type Tensor } from "../core/tensor.js";
+
+/** A VJP rule: one cotangent per input (or null for inputs with no gradient / not needed). */
+export type VjpRule<P> = (dy: Tensor, inputs: readonly Tensor[], out: Tensor, params: P, needs: readonly boolean[]) => readonly (Tensor | null)[];
+
+/** The part of a primitive the tape needs. */
+export interface Differentiable<P> {
+  readonly name: string;
+  readonly vjp: VjpRule<P>;
+}
+
+export interface TapeEntry {
+  readonly rule: Differentiable<any>;
+  readonly inputs: readonly Tensor[];
+  readonly out: Tensor;
+  readonly params: unknown;
+}
+
+export interface Tape {
+  readonly level: number;
+  readonly watched: Set<number>;
+  readonly entries: TapeEntry[];
+}
+
+const active: Tape[] = [];
+
+export const isRecording = (): boolean => active.length > 0;
+
+export const pushTape = (): Tape => {
+  const t: Tape = { level: active.length, watched: new Set(), entries: [] };
+  active.push(t);
+  return t;
+};
+
+export const popTape = (t: Tape): void => {
+  const top = active.pop();
+  if (top !== t) throw new Error("seqgrad internal error: tapes popped out of order");
+};
+
+/** Runs `f` with every tape suspended (used by customVjp and stopGradient-like regions). */
+export const withoutTapes = <A>(f: () => A): A => {
+  const saved = active.splice(0, active.length);
+  try {
+    return f();
+  } finally {
+    active.push(...saved);
+  }
+};
+
+/** Appends an entry to every active tape that watches one of `inputs`. */
+export const record = (rule: Differentiable<any>, inputs: readonly Tensor[], out: Tensor, params: unknown): void => {
+  for (let t = 0; t < active.length; t++) {
+    const tape = active[t]!;
+    let hit = false;
+    for (let i = 0; i < inputs.length; i++)
+      if (tape.watched.has(inputs[i]!.id)) {
+        hit = true;
+        break;
+      }
+    if (hit) {
+      tape.entries.push({ rule, inputs, out, params });
+      tape.watched.add(out.id);
+    }
+  }
+};
+
+// ---- debugNans -------------------------------------------------------------------------------------------
+
+let debugNansOn = false;
+let backwardOf: string | null = null;
+
+/** Turns debugNans mode on or off: every op then checks that finite inputs gave a finite output. */
+export const setDebugNans = (on: boolean): void => {
+  debugNansOn = on;
+};
+export const debugNansEnabled = (): boolean => debugNansOn;
+
+/** Runs `f` with debugNans on, restoring the previous mode afterwards. */
+export const withDebugNans = <A>(f: () => A): A => {
+  const prev = debugNansOn;
+  debugNansOn = true;
+  try {
+    return f();
+  } finally {
+    debugNansOn = prev;
+  }
+};
+
+/** Marks the ops run by `f` as belonging to the backward pass of `name` (for debugNans messages). */
+export const inBackwardOf = <A>(name: string, f: () => A): A => {
+  const prev = backwardOf;
+  backwardOf = name;
+  try {
+    return f();
+  } finally {
+    backwardOf = prev;
+  }
+};
+
+const firstNonFinite = (t: Tensor): number => {
+  const d = dataOf(t);
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return i;
+  return -1;
+};
+
+const checkFinite = (name: string, inputs: readonly Tensor[], out: Tensor): void => {
+  const j = firstNonFinite(out);
+  if (j < 0) return;
+  for (const x of inputs) if (firstNonFinite(x) >= 0) return; // not the first op to go non-finite
+  const op = backwardOf === null ? name : `${name} (in the backward pass of ${backwardOf})`;
+  throw new NonFiniteError(op, backwardOf === null ? "forward" : "backward", inputs.map((x) => x.shape), j, dataOf(out)[j]!);
+};
+
+/** A primitive: its forward kernel call and its VJP rule, side by side. */
+export interface Primitive<P> extends Differentiable<P> {
+  readonly forward: (inputs: readonly Tensor[], params: P) => Tensor;
+}
+
+/** Runs a primitive: forward kernel, optional NaN check, and a tape entry when a transform is watching. */
+export const bind = <P>(prim: Primitive<P>, inputs: readonly Tensor[], params: P): Tensor => {
+  const out = prim.forward(inputs, params);
+  if (debugNansOn) checkFinite(prim.name, inputs, out);
+  if (active.length !== 0) record(prim, inputs, out, params);
+  return out;
+};
+
+/** Dtype agreement for ops with several tensor operands. */
+export const sameDType = (op: string, names: readonly string[], xs: readonly Tensor[]): void => {
+  for (let i = 1; i < xs.length; i++)
+    if (xs[i]!.dtype !== xs[0]!.dtype)
+      throw new ArgumentError(
+        op,
+        `arguments ${names[0]} and ${names[i]}`,
+        `have different dtypes (${xs[0]!.dtype} and ${xs[i]!.dtype}); convert one with cast(x, '${xs[0]!.dtype}')`,
+      );
+};

@@ -1,0 +1,172 @@
+/**
+ * Function transforms: vjp, grad, valueAndGrad, jvp, stopGradient, customVjp.
+ *
+ * `vjp` gives each input leaf a fresh identity (an `identity` op, itself recorded on any outer tape), pushes
+ * a tape watching those identities, runs `f`, and pops the tape. The pullback walks that tape once from the
+ * end with a Map from tensor id to cotangent. Because every level watches only its own fresh identities,
+ * nested transforms never confuse their levels (no perturbation confusion), and because the pullback runs
+ * differentiable ops while outer tapes are active, `grad(grad(f))` works.
+ */
+import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
+import { dataOf, fromData, isTensor, zeros, ones, type Tensor } from "../core/tensor.js";
+import { bind, inBackwardOf, popTape, pushTape, record, withoutTapes, type Differentiable, type Tape } from "./tape.js";
+import { add } from "./primitives/binary.js";
+import { identity } from "./primitives/unary.js";
+import { assertTensorTree, flatten, map, unflatten, type Tree } from "./tree.js";
+
+export type Pullback = (cotangent: Tree) => Tree[];
+
+/** Runs the backward pass of `tape` for output cotangents `seeds`; returns the cotangents of `wrt`. */
+const backward = (tape: Tape, seeds: Map<number, Tensor>, wrt: readonly Tensor[]): Tensor[] => {
+  const ct = new Map(seeds);
+  const entries = tape.entries;
+  for (let e = entries.length - 1; e >= 0; e--) {
+    const { rule, inputs, out, params } = entries[e]!;
+    const dy = ct.get(out.id);
+    if (dy === undefined) continue;
+    ct.delete(out.id);
+    const needs = inputs.map((x) => tape.watched.has(x.id));
+    const dxs = inBackwardOf(rule.name, () => rule.vjp(dy, inputs, out, params, needs));
+    for (let i = 0; i < inputs.length; i++) {
+      const dx = dxs[i];
+      if (!dx || !needs[i]) continue;
+      const x = inputs[i]!;
+      if (dx.shape.length !== x.shape.length || dx.shape.some((d, j) => d !== x.shape[j]))
+        throw new ShapeError(rule.name, [x.shape, dx.shape], `the VJP returned a gradient of shape ${fmtShape(dx.shape)} for input ${i} of shape ${fmtShape(x.shape)}`);
+      const prev = ct.get(x.id);
+      ct.set(x.id, prev === undefined ? dx : add(prev, dx)); // sum, never overwrite: shared weights add up
+    }
+  }
+  return wrt.map((x) => ct.get(x.id) ?? zeros(x.shape, x.dtype));
+};
+
+/**
+ * `vjp(f, ...primals) => [out, pullback]`: `pullback(ct)` gives one cotangent tree per primal, each the
+ * same shape as its primal. `out` may be any tree of tensors; `ct` must have its structure.
+ */
+export function vjp<Out extends Tree>(f: (...args: any[]) => Out, ...primals: Tree[]): [Out, Pullback] {
+  primals.forEach((p, i) => assertTensorTree("vjp", `argument ${i}`, p));
+  const flat = flatten(primals as Tree);
+  const fresh = flat.leaves.map(identity);
+  const tape = pushTape();
+  let out: Out;
+  try {
+    for (const t of fresh) tape.watched.add(t.id);
+    out = f(...(unflatten(flat.def, fresh) as Tree[]));
+  } finally {
+    popTape(tape);
+  }
+  assertTensorTree("vjp", "the function's result", out);
+  const outFlat = flatten(out as Tree);
+  const pullback: Pullback = (cotangent) => {
+    assertTensorTree("vjp pullback", "the cotangent", cotangent);
+    const cts = flatten(cotangent).leaves;
+    if (cts.length !== outFlat.leaves.length)
+      throw new ArgumentError("vjp pullback", "the cotangent", `has ${cts.length} leaves but the output has ${outFlat.leaves.length}`);
+    const seeds = new Map<number, Tensor>();
+    outFlat.leaves.forEach((o, i) => {
+      const c = cts[i]!;
+      if (c.shape.length !== o.shape.length || c.shape.some((d, j) => d !== o.shape[j]))
+        throw new ShapeError("vjp pullback", [o.shape, c.shape], `cotangent ${outFlat.paths[i] || "(root)"} has shape ${fmtShape(c.shape)} but the output has ${fmtShape(o.shape)}`);
+      const prev = seeds.get(o.id);
+      seeds.set(o.id, prev === undefined ? c : add(prev, c));
+    });
+    const grads = backward(tape, seeds, fresh);
+    return unflatten(flat.def, grads) as Tree[];
+  };
+  return [out!, pullback];
+}
+
+export interface GradOptions {
+  /** Which argument(s) to differentiate: an index, or an array of indices (then the gradient is an array). Default 0. */
+  argnums?: number | readonly number[];
+}
+export interface ValueAndGradOptions extends GradOptions {
+  /** `f` returns `[value, aux]`; aux is passed through undifferentiated. */
+  hasAux?: boolean;
+}
+
+const selectArgs = (op: string, argnums: number | readonly number[], args: unknown[]): number[] => {
+  const list = typeof argnums === "number" ? [argnums] : Array.from(argnums);
+  for (const a of list)
+    if (!Number.isInteger(a) || a < 0 || a >= args.length)
+      throw new ArgumentError(op, "argnums", `asks for argument ${a} but the function was called with ${args.length} argument(s)`);
+  return list;
+};
+
+const expectScalar = (op: string, v: unknown): Tensor => {
+  if (!isTensor(v)) throw new ArgumentError(op, "the function's result", `must be a scalar Tensor, got ${v === null ? "null" : typeof v}${Array.isArray(v) ? " array (use hasAux: true to return [value, aux])" : ""}`);
+  if (v.size !== 1)
+    throw new ShapeError(op, [v.shape], `the function must return a scalar (one element) to take a gradient, got shape ${fmtShape(v.shape)}; reduce it (sum, mean) or use vjp for non-scalar outputs`);
+  return v;
+};
+
+const valueAndGradImpl = (op: string, f: (...args: any[]) => any, opts: ValueAndGradOptions) => (...args: any[]): [any, any] => {
+  const argnums = opts.argnums ?? 0;
+  const which = selectArgs(op, argnums, args);
+  which.forEach((i) => assertTensorTree(op, `argument ${i}`, args[i]));
+  let aux: unknown;
+  const [value, pb] = vjp((...sel: Tree[]) => {
+    const full = args.slice();
+    which.forEach((a, j) => (full[a] = sel[j]));
+    const r = f(...full);
+    if (opts.hasAux) {
+      if (!Array.isArray(r) || r.length !== 2) throw new ArgumentError(op, "the function's result", "must be [value, aux] when hasAux is true");
+      aux = r[1];
+      return expectScalar(op, r[0]);
+    }
+    return expectScalar(op, r);
+  }, ...which.map((i) => args[i] as Tree));
+  const grads = pb(ones(value.shape, value.dtype));
+  const g = typeof argnums === "number" ? grads[0] : grads;
+  return [opts.hasAux ? [value, aux] : value, g];
+};
+
+/** `grad(f)(...args)`: the gradient of scalar `f` with respect to argument `argnums` (a tree like it). */
+export const grad = (f: (...args: any[]) => Tensor, opts: GradOptions = {}) => {
+  const vg = valueAndGradImpl("grad", f, opts);
+  return (...args: any[]): any => vg(...args)[1];
+};
+
+/** `valueAndGrad(f)(...args) => [value, grad]` (or `[[value, aux], grad]` with hasAux). */
+export const valueAndGrad = (f: (...args: any[]) => any, opts: ValueAndGradOptions = {}) => valueAndGradImpl("valueAndGrad", f, opts);
+
+/**
+ * `jvp(f, primals, tangents) => [out, tangentOut]`: forward-mode derivative, computed as the transpose of the
+ * (linear) pullback — the pullback is differentiated with respect to its cotangent.
+ */
+export function jvp<Out extends Tree>(f: (...args: any[]) => Out, primals: readonly Tree[], tangents: readonly Tree[]): [Out, Tree] {
+  if (!Array.isArray(primals) || !Array.isArray(tangents) || primals.length !== tangents.length)
+    throw new ArgumentError("jvp", "primals/tangents", "must be arrays of the same length (one tangent per primal)");
+  const [out, pb] = vjp(f, ...primals);
+  const u0 = map((o: Tensor) => zeros(o.shape, o.dtype), out as Tree);
+  const [, pb2] = vjp((u: Tree) => pb(u) as Tree, u0);
+  const [tOut] = pb2(tangents as Tree);
+  return [out, tOut!];
+}
+
+/** `stopGradient(x)`: the same values, seen as a constant by every transform (gradient 0). */
+export const stopGradient = <T extends Tree>(x: T): T => map((t: Tensor) => (isTensor(t) ? fromData(dataOf(t), t.shape, t.dtype) : t), x as Tree) as T;
+
+/**
+ * `customVjp(f, bwd, name?)`: a function that computes `f(...xs)` but differentiates with
+ * `bwd(dy, xs, y) => [dx0, dx1, ...]` (null for no gradient). Arguments and the result are tensors.
+ */
+export const customVjp = <Args extends Tensor[]>(
+  f: (...xs: Args) => Tensor,
+  bwd: (dy: Tensor, xs: Args, y: Tensor) => readonly (Tensor | null)[],
+  name = "customVjp",
+) => {
+  const rule: Differentiable<null> = { name, vjp: (dy, xs, y) => bwd(dy, xs as Args, y) };
+  return (...xs: Args): Tensor => {
+    xs.forEach((x, i) => assertTensorTree(name, `argument ${i}`, x));
+    const y = withoutTapes(() => f(...xs));
+    if (!isTensor(y)) throw new ArgumentError(name, "the function's result", "must be a Tensor");
+    // a fresh identity so the tape entry belongs to this call even if f returned an input unchanged
+    const out = withoutTapes(() => identity(y));
+    record(rule, xs, out, null);
+    return out;
+  };
+};
+
+export { bind };

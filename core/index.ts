@@ -1,0 +1,6 @@
+/** seqgrad/core: immutable tensors, shapes, errors and the functional PRNG. */
+export { Tensor, tensor, zeros, ones, full, eye, arange, isTensor } from "./tensor.js";
+export type { DType, NestedArray, TensorOptions } from "./tensor.js";
+export { ShapeError, ArgumentError, NonFiniteError } from "./errors.js";
+export { MAX_ELEMENTS, broadcastShapes } from "./shape.js";
+export type { Shape } from "./shape.js";

@@ -1,0 +1,449 @@
+/**
+ * Numeric kernels on flat row-major typed arrays. Every kernel allocates its output and is the only
+ * code that writes to it. No per-element closures: each op has its own loop.
+ * This is the reference (pure TypeScript) backend.
+ */
+import { allocData, type Data, type DType } from "./tensor.js";
+import { sizeOf, stridesOf, shapesEqual, type Shape } from "./shape.js";
+
+export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "abs" | "sign" | "step" | "square" | "reciprocal" | "log1p" | "isFinite";
+
+/** Elementwise unary kernel. `step(x) = x > 0 ? 1 : 0` (the relu derivative). */
+export function unary(op: UnaryOp, x: Data, dtype: DType): Data {
+  const n = x.length;
+  const y = allocData(dtype, n);
+  switch (op) {
+    case "neg":
+      for (let i = 0; i < n; i++) y[i] = -x[i]!;
+      break;
+    case "exp":
+      for (let i = 0; i < n; i++) y[i] = Math.exp(x[i]!);
+      break;
+    case "log":
+      for (let i = 0; i < n; i++) y[i] = Math.log(x[i]!);
+      break;
+    case "sqrt":
+      for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]!);
+      break;
+    case "tanh":
+      for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]!);
+      break;
+    case "sigmoid":
+      // Stable on both sides: never exponentiates a large positive number.
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        if (v >= 0) y[i] = 1 / (1 + Math.exp(-v));
+        else {
+          const e = Math.exp(v);
+          y[i] = e / (1 + e);
+        }
+      }
+      break;
+    case "relu":
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        y[i] = v > 0 ? v : v === v ? 0 : v;
+      }
+      break;
+    case "abs":
+      for (let i = 0; i < n; i++) y[i] = Math.abs(x[i]!);
+      break;
+    case "sign":
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        y[i] = v > 0 ? 1 : v < 0 ? -1 : v === v ? 0 : v;
+      }
+      break;
+    case "step":
+      for (let i = 0; i < n; i++) y[i] = x[i]! > 0 ? 1 : 0;
+      break;
+    case "square":
+      for (let i = 0; i < n; i++) y[i] = x[i]! * x[i]!;
+      break;
+    case "reciprocal":
+      for (let i = 0; i < n; i++) y[i] = 1 / x[i]!;
+      break;
+    case "log1p":
+      for (let i = 0; i < n; i++) y[i] = Math.log1p(x[i]!);
+      break;
+    case "isFinite":
+      for (let i = 0; i < n; i++) y[i] = Number.isFinite(x[i]!) ? 1 : 0;
+      break;
+  }
+  return y;
+}
+
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "greater" | "greaterEqual" | "less" | "lessEqual" | "equal";
+
+const indexCache = new Map<string, Int32Array>();
+
+/** For each flat index of `out`, the flat index into an operand of shape `inShape` under broadcasting. */
+export function broadcastIndex(outShape: Shape, inShape: Shape): Int32Array {
+  const key = `${outShape.join(",")}|${inShape.join(",")}`;
+  const hit = indexCache.get(key);
+  if (hit) return hit;
+  const n = sizeOf(outShape);
+  const rank = outShape.length;
+  const offset = rank - inShape.length;
+  const inStrides = stridesOf(inShape);
+  // stride per output dim into the input (0 where broadcast)
+  const st = new Array<number>(rank).fill(0);
+  for (let d = 0; d < inShape.length; d++) st[d + offset] = inShape[d] === 1 ? 0 : inStrides[d]!;
+  const idx = new Int32Array(n);
+  const counter = new Array<number>(rank).fill(0);
+  let cur = 0;
+  for (let i = 0; i < n; i++) {
+    idx[i] = cur;
+    for (let d = rank - 1; d >= 0; d--) {
+      counter[d]!++;
+      cur += st[d]!;
+      if (counter[d]! < outShape[d]!) break;
+      cur -= st[d]! * counter[d]!;
+      counter[d] = 0;
+    }
+  }
+  if (indexCache.size > 512) indexCache.clear();
+  indexCache.set(key, idx);
+  return idx;
+}
+
+/** Elementwise binary kernel with NumPy broadcasting; `outShape` is the broadcast shape. */
+export function binary(op: BinaryOp, a: Data, aShape: Shape, b: Data, bShape: Shape, outShape: Shape, dtype: DType): Data {
+  const n = sizeOf(outShape);
+  const y = allocData(dtype, n);
+  if (shapesEqual(aShape, bShape)) {
+    binarySame(op, a, b, y, n);
+    return y;
+  }
+  const ia = shapesEqual(aShape, outShape) ? null : broadcastIndex(outShape, aShape);
+  const ib = shapesEqual(bShape, outShape) ? null : broadcastIndex(outShape, bShape);
+  // Materialise the broadcast operand(s), then run the same-shape loop: one loop per op, not five.
+  const A = ia ? gatherFlat(a, ia, dtype) : a;
+  const B = ib ? gatherFlat(b, ib, dtype) : b;
+  binarySame(op, A, B, y, n);
+  return y;
+}
+
+function gatherFlat(x: Data, idx: Int32Array, dtype: DType): Data {
+  const n = idx.length;
+  const y = allocData(dtype, n);
+  for (let i = 0; i < n; i++) y[i] = x[idx[i]!]!;
+  return y;
+}
+
+function binarySame(op: BinaryOp, a: Data, b: Data, y: Data, n: number): void {
+  switch (op) {
+    case "add":
+      for (let i = 0; i < n; i++) y[i] = a[i]! + b[i]!;
+      return;
+    case "sub":
+      for (let i = 0; i < n; i++) y[i] = a[i]! - b[i]!;
+      return;
+    case "mul":
+      for (let i = 0; i < n; i++) y[i] = a[i]! * b[i]!;
+      return;
+    case "div":
+      for (let i = 0; i < n; i++) y[i] = a[i]! / b[i]!;
+      return;
+    case "pow":
+      for (let i = 0; i < n; i++) y[i] = Math.pow(a[i]!, b[i]!);
+      return;
+    case "maximum":
+      for (let i = 0; i < n; i++) {
+        const u = a[i]!, v = b[i]!;
+        y[i] = u >= v || u !== u ? u : v;
+      }
+      return;
+    case "minimum":
+      for (let i = 0; i < n; i++) {
+        const u = a[i]!, v = b[i]!;
+        y[i] = u <= v || u !== u ? u : v;
+      }
+      return;
+    case "greater":
+      for (let i = 0; i < n; i++) y[i] = a[i]! > b[i]! ? 1 : 0;
+      return;
+    case "greaterEqual":
+      for (let i = 0; i < n; i++) y[i] = a[i]! >= b[i]! ? 1 : 0;
+      return;
+    case "less":
+      for (let i = 0; i < n; i++) y[i] = a[i]! < b[i]! ? 1 : 0;
+      return;
+    case "lessEqual":
+      for (let i = 0; i < n; i++) y[i] = a[i]! <= b[i]! ? 1 : 0;
+      return;
+    case "equal":
+      for (let i = 0; i < n; i++) y[i] = a[i]! === b[i]! ? 1 : 0;
+      return;
+  }
+}
+
+/** `where(c, a, b)`: a where c != 0, else b; all three broadcast to `outShape`. */
+export function where(c: Data, cShape: Shape, a: Data, aShape: Shape, b: Data, bShape: Shape, outShape: Shape, dtype: DType): Data {
+  const n = sizeOf(outShape);
+  const C = shapesEqual(cShape, outShape) ? c : gatherFlat(c, broadcastIndex(outShape, cShape), dtype);
+  const A = shapesEqual(aShape, outShape) ? a : gatherFlat(a, broadcastIndex(outShape, aShape), dtype);
+  const B = shapesEqual(bShape, outShape) ? b : gatherFlat(b, broadcastIndex(outShape, bShape), dtype);
+  const y = allocData(dtype, n);
+  for (let i = 0; i < n; i++) y[i] = C[i] !== 0 ? A[i]! : B[i]!;
+  return y;
+}
+
+export type ReduceOp = "sum" | "max" | "min";
+
+/** Reduces sorted distinct `axes` of `x`; output keeps the reduced dims as size 1. */
+export function reduce(op: ReduceOp, x: Data, shape: Shape, axes: readonly number[], dtype: DType): Data {
+  let data = x;
+  const cur = shape.slice();
+  // Reduce axes one at a time, last first; each pass views the tensor as [outer, n, inner].
+  for (let k = axes.length - 1; k >= 0; k--) {
+    const ax = axes[k]!;
+    const n = cur[ax]!;
+    let outer = 1;
+    for (let d = 0; d < ax; d++) outer *= cur[d]!;
+    let inner = 1;
+    for (let d = ax + 1; d < cur.length; d++) inner *= cur[d]!;
+    data = reduceAxis(op, data, outer, n, inner, dtype);
+    cur[ax] = 1;
+  }
+  return data === x ? data.slice() : data;
+}
+
+function reduceAxis(op: ReduceOp, x: Data, outer: number, n: number, inner: number, dtype: DType): Data {
+  const y = allocData(dtype, outer * inner);
+  if (op === "sum") {
+    if (inner === 1) {
+      for (let o = 0; o < outer; o++) {
+        let s = 0;
+        const base = o * n;
+        for (let i = 0; i < n; i++) s += x[base + i]!;
+        y[o] = s;
+      }
+    } else {
+      const acc = new Float64Array(inner);
+      for (let o = 0; o < outer; o++) {
+        acc.fill(0);
+        for (let i = 0; i < n; i++) {
+          const base = (o * n + i) * inner;
+          for (let j = 0; j < inner; j++) acc[j] = acc[j]! + x[base + j]!;
+        }
+        y.set(acc, o * inner);
+      }
+    }
+    return y;
+  }
+  const isMax = op === "max";
+  const init = isMax ? -Infinity : Infinity;
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      let m = init;
+      for (let i = 0; i < n; i++) {
+        const v = x[(o * n + i) * inner + j]!;
+        if (v !== v) {
+          m = v;
+          break;
+        }
+        if (isMax ? v > m : v < m) m = v;
+      }
+      y[o * inner + j] = m;
+    }
+  }
+  return y;
+}
+
+/** Index of the largest entry along the last axis (first one on ties). */
+export function argmaxLast(x: Data, rows: number, n: number): Int32Array {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    let bv = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = x[r * n + i]!;
+      if (v > bv) {
+        bv = v;
+        best = i;
+      }
+    }
+    out[r] = best;
+  }
+  return out;
+}
+
+/** Copies `x` with its axes permuted: out.shape[i] = shape[perm[i]]. */
+export function transpose(x: Data, shape: Shape, perm: readonly number[], dtype: DType): Data {
+  const rank = shape.length;
+  const n = x.length;
+  const y = allocData(dtype, n);
+  if (rank === 2 && perm[0] === 1) {
+    const R = shape[0]!, C = shape[1]!;
+    const BS = 32;
+    for (let i0 = 0; i0 < R; i0 += BS)
+      for (let j0 = 0; j0 < C; j0 += BS) {
+        const iMax = Math.min(i0 + BS, R), jMax = Math.min(j0 + BS, C);
+        for (let i = i0; i < iMax; i++) for (let j = j0; j < jMax; j++) y[j * R + i] = x[i * C + j]!;
+      }
+    return y;
+  }
+  const inStrides = stridesOf(shape);
+  const outShape = perm.map((p) => shape[p]!);
+  const st = perm.map((p) => inStrides[p]!);
+  const counter = new Array<number>(rank).fill(0);
+  let cur = 0;
+  for (let i = 0; i < n; i++) {
+    y[i] = x[cur]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      counter[d]!++;
+      cur += st[d]!;
+      if (counter[d]! < outShape[d]!) break;
+      cur -= st[d]! * counter[d]!;
+      counter[d] = 0;
+    }
+  }
+  return y;
+}
+
+/** Strided copy of the box starting at `begin` with extent `size`. */
+export function slice(x: Data, shape: Shape, begin: readonly number[], size: readonly number[], dtype: DType): Data {
+  const n = sizeOf(size);
+  const y = allocData(dtype, n);
+  if (n === 0) return y;
+  const rank = shape.length;
+  if (rank === 0) {
+    y[0] = x[0]!;
+    return y;
+  }
+  const inStrides = stridesOf(shape);
+  // Copy contiguous runs along the last axis.
+  const last = size[rank - 1]!;
+  const rows = n / last;
+  const counter = new Array<number>(rank - 1).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let off = begin[rank - 1]!;
+    for (let d = 0; d < rank - 1; d++) off += (begin[d]! + counter[d]!) * inStrides[d]!;
+    y.set(x.subarray(off, off + last), r * last);
+    for (let d = rank - 2; d >= 0; d--) {
+      counter[d]!++;
+      if (counter[d]! < size[d]!) break;
+      counter[d] = 0;
+    }
+  }
+  return y;
+}
+
+/** Inverse of slice: zeros of `outShape` with `x` placed at `begin`. */
+export function pad(x: Data, xShape: Shape, outShape: Shape, begin: readonly number[], dtype: DType): Data {
+  const y = allocData(dtype, sizeOf(outShape));
+  const n = x.length;
+  if (n === 0) return y;
+  const rank = outShape.length;
+  if (rank === 0) {
+    y[0] = x[0]!;
+    return y;
+  }
+  const outStrides = stridesOf(outShape);
+  const last = xShape[rank - 1]!;
+  const rows = n / last;
+  const counter = new Array<number>(rank - 1).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let off = begin[rank - 1]!;
+    for (let d = 0; d < rank - 1; d++) off += (begin[d]! + counter[d]!) * outStrides[d]!;
+    y.set(x.subarray(r * last, r * last + last), off);
+    for (let d = rank - 2; d >= 0; d--) {
+      counter[d]!++;
+      if (counter[d]! < xShape[d]!) break;
+      counter[d] = 0;
+    }
+  }
+  return y;
+}
+
+/** Concatenates along `axis`; every part has the same shape except at `axis`. */
+export function concat(parts: readonly Data[], shapes: readonly Shape[], axis: number, outShape: Shape, dtype: DType): Data {
+  const y = allocData(dtype, sizeOf(outShape));
+  let outer = 1;
+  for (let d = 0; d < axis; d++) outer *= outShape[d]!;
+  const rowOut = sizeOf(outShape) / (outer || 1);
+  let colOff = 0;
+  for (let p = 0; p < parts.length; p++) {
+    const x = parts[p]!;
+    const row = outer ? x.length / outer : 0;
+    for (let o = 0; o < outer; o++) y.set(x.subarray(o * row, o * row + row), o * rowOut + colOff);
+    colOff += row;
+  }
+  void shapes;
+  return y;
+}
+
+/** `gather(x, idx, axis)`: out[..., i, ...] = x[..., idx[i], ...] with idx flattened. */
+export function gather(x: Data, shape: Shape, idx: Int32Array, axis: number, dtype: DType): Data {
+  let outer = 1;
+  for (let d = 0; d < axis; d++) outer *= shape[d]!;
+  let inner = 1;
+  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d]!;
+  const n = shape[axis]!;
+  const m = idx.length;
+  const y = allocData(dtype, outer * m * inner);
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < m; i++) {
+      const src = (o * n + idx[i]!) * inner;
+      y.set(x.subarray(src, src + inner), (o * m + i) * inner);
+    }
+  return y;
+}
+
+/** Transpose of gather: sums rows of `dy` into zeros of `shape` at `idx` (repeated indices add). */
+export function scatterAdd(dy: Data, shape: Shape, idx: Int32Array, axis: number, dtype: DType): Data {
+  let outer = 1;
+  for (let d = 0; d < axis; d++) outer *= shape[d]!;
+  let inner = 1;
+  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d]!;
+  const n = shape[axis]!;
+  const m = idx.length;
+  const y = allocData(dtype, sizeOf(shape));
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < m; i++) {
+      const dst = (o * n + idx[i]!) * inner;
+      const src = (o * m + i) * inner;
+      for (let j = 0; j < inner; j++) y[dst + j] = y[dst + j]! + dy[src + j]!;
+    }
+  return y;
+}
+
+/**
+ * Batched matmul C[b] = A[b] @ B[b] with A [..., M, K], B [..., K, N]; `aBatch[b]`/`bBatch[b]` give each
+ * output batch's operand batch (broadcasting). Cache-blocked i-k-j loop, accumulating in float64.
+ */
+export function matmul(
+  a: Data, b: Data, M: number, K: number, N: number,
+  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType,
+): Data {
+  const c = allocData(dtype, batches * M * N);
+  const acc = new Float64Array(N);
+  const KB = 256;
+  for (let bt = 0; bt < batches; bt++) {
+    const aOff = aBatch[bt]! * M * K;
+    const bOff = bBatch[bt]! * K * N;
+    const cOff = bt * M * N;
+    for (let i = 0; i < M; i++) {
+      acc.fill(0);
+      const aRow = aOff + i * K;
+      for (let k0 = 0; k0 < K; k0 += KB) {
+        const kMax = Math.min(k0 + KB, K);
+        for (let k = k0; k < kMax; k++) {
+          const aik = a[aRow + k]!;
+          const bRow = bOff + k * N;
+          for (let j = 0; j < N; j++) acc[j] = acc[j]! + aik * b[bRow + j]!;
+        }
+      }
+      for (let j = 0; j < N; j++) c[cOff + i * N + j] = acc[j]!;
+    }
+  }
+  return c;
+}
+
+/** Converts between dtypes (a copy). */
+export function cast(x: Data, dtype: DType): Data {
+  const y = allocData(dtype, x.length);
+  y.set(x);
+  return y;
+}

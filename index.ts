@@ -1,0 +1,3 @@
+/** seqgrad: functional reverse-mode autodiff for sequence models. */
+export * from "./core/index.js";
+export * from "./autograd/index.js";
