@@ -4,3 +4,5 @@ export type { DType, NestedArray, TensorOptions } from "./tensor.js";
 export { ShapeError, ArgumentError, NonFiniteError } from "./errors.js";
 export { MAX_ELEMENTS, broadcastShapes } from "./shape.js";
 export type { Shape } from "./shape.js";
+export { isKey, randomKey, splitKey, foldIn, uniform, normal, bernoulli, categorical, permutation, randint } from "./random.js";
+export type { Key, UniformOptions, NormalOptions } from "./random.js";
