@@ -111,7 +111,8 @@ export function broadcastIndex(outShape: Shape, inShape: Shape): Int32Array {
 export function binary(op: BinaryOp, a: Data, aShape: Shape, b: Data, bShape: Shape, outShape: Shape, dtype: DType): Data {
   const n = sizeOf(outShape);
   const y = allocData(dtype, n);
-  if (shapesEqual(aShape, bShape)) {
+  // equal operand shapes take the fast loop only when nothing broadcasts (broadcastTo passes a scalar zero as b)
+  if (shapesEqual(aShape, bShape) && shapesEqual(aShape, outShape)) {
     binarySame(op, a, b, y, n);
     return y;
   }

@@ -64,7 +64,11 @@ export const matmul = (a: Tensor, b: Tensor): Tensor => {
   expectTensor("matmul", "b", b);
   sameDType("matmul", ["a", "b"], [a, b]);
   if (a.shape.length === 0 || b.shape.length === 0) throw new ShapeError("matmul", [a.shape, b.shape], `needs tensors of rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}; use mul for scalars`);
-  if (a.shape.length === 1) return reshape(matmul(reshape(a, [1, a.shape[0]!]), b), [...b.shape.slice(0, -2), b.shape[b.shape.length - 1]!]);
+  if (a.shape.length === 1) {
+    // [K] @ [..., K, N] drops the row axis; [K] @ [K] (the inner call already dropped b's column axis) is a scalar
+    const r = matmul(reshape(a, [1, a.shape[0]!]), b);
+    return reshape(r, b.shape.length === 1 ? [] : [...r.shape.slice(0, -2), r.shape[r.shape.length - 1]!]);
+  }
   if (b.shape.length === 1) return reshape(matmul(a, reshape(b, [b.shape[0]!, 1])), a.shape.slice(0, -1));
   const k1 = a.shape[a.shape.length - 1], k2 = b.shape[b.shape.length - 2];
   if (k1 !== k2) throw new ShapeError("matmul", [a.shape, b.shape], `inner dimensions differ, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)} (${k1} vs ${k2})`);
