@@ -39,6 +39,8 @@ export const validateShape = (op: string, shape: unknown, argument = "shape"): E
     const d = shape[i];
     if (typeof d !== "number" || !Number.isInteger(d) || d < 0)
       return E.left(new ShapeError(op, [], `${argument}[${i}] must be a non-negative integer, got ${describe(d)} in ${JSON.stringify(shape)}`));
+    // checked per dimension too: [0, 2**60] has no elements but would overflow strides and later reshapes
+    if (d > MAX_ELEMENTS) return E.left(new ShapeError(op, [], `${argument}[${i}] is ${d}; a dimension must be at most ${MAX_ELEMENTS}`));
     n *= d;
   }
   if (n > MAX_ELEMENTS)
