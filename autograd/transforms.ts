@@ -91,6 +91,9 @@ const selectArgs = (op: string, argnums: number | readonly number[], args: unkno
   for (const a of list)
     if (!Number.isInteger(a) || a < 0 || a >= args.length)
       throw new ArgumentError(op, "argnums", `asks for argument ${a} but the function was called with ${args.length} argument(s)`);
+  // a repeat would differentiate two copies and give the first one a zero gradient
+  const dup = list.find((a, i) => list.indexOf(a) !== i);
+  if (dup !== undefined) throw new ArgumentError(op, "argnums", `lists argument ${dup} more than once (${JSON.stringify(list)})`);
   return list;
 };
 
