@@ -167,7 +167,6 @@ const parseJson = (text: string, maxDepth: number): Json => {
       else break;
     }
   };
-  const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
   const str = (): string => {
     i++; // opening quote
     let out = "";
@@ -211,63 +210,87 @@ const parseJson = (text: string, maxDepth: number): Json => {
       start = i;
     }
   };
+  const digits = () => {
+    const from = i;
+    while (i < n && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++;
+    if (i === from) fail("bad number");
+  };
+  const num = (): number => {
+    const from = i;
+    if (text.charCodeAt(i) === 0x2d) i++; // -
+    if (text.charCodeAt(i) === 0x30) i++; // a leading 0 stands alone
+    else digits();
+    if (text.charCodeAt(i) === 0x2e) {
+      i++;
+      digits();
+    }
+    const e = text.charCodeAt(i);
+    if (e === 0x65 || e === 0x45) {
+      i++;
+      const sign = text.charCodeAt(i);
+      if (sign === 0x2b || sign === 0x2d) i++;
+      digits();
+    }
+    return Number(text.slice(from, i));
+  };
   const value = (depth: number): Json => {
     if (depth > maxDepth) fail(`nesting deeper than ${maxDepth}`);
     ws();
     if (i >= n) fail("unexpected end");
-    const c = text[i]!;
-    if (c === "{") {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b) {
+      // {
       i++;
       const m = new Map<string, Json>();
       ws();
-      if (text[i] === "}") {
+      if (text.charCodeAt(i) === 0x7d) {
         i++;
         return m;
       }
       while (true) {
         ws();
-        if (text[i] !== '"') fail("expected a string key");
+        if (text.charCodeAt(i) !== 0x22) fail("expected a string key");
         const k = str();
         if (m.has(k)) fail(`duplicate key ${JSON.stringify(k.slice(0, 80))}`);
         ws();
-        if (text[i] !== ":") fail("expected ':'");
+        if (text.charCodeAt(i) !== 0x3a) fail("expected ':'");
         i++;
         m.set(k, value(depth + 1));
         ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "}") {
+        const d = text.charCodeAt(i);
+        if (d === 0x2c) i++;
+        else if (d === 0x7d) {
           i++;
           return m;
         } else fail("expected ',' or '}'");
       }
     }
-    if (c === "[") {
+    if (c === 0x5b) {
+      // [
       i++;
       const a: Json[] = [];
       ws();
-      if (text[i] === "]") {
+      if (text.charCodeAt(i) === 0x5d) {
         i++;
         return a;
       }
       while (true) {
         a.push(value(depth + 1));
         ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "]") {
+        const d = text.charCodeAt(i);
+        if (d === 0x2c) i++;
+        else if (d === 0x5d) {
           i++;
           return a;
         } else fail("expected ',' or ']'");
       }
     }
-    if (c === '"') return str();
+    if (c === 0x22) return str();
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return num();
     if (text.startsWith("true", i)) return (i += 4), true;
     if (text.startsWith("false", i)) return (i += 5), false;
     if (text.startsWith("null", i)) return (i += 4), null;
-    NUMBER.lastIndex = i;
-    const m = NUMBER.exec(text);
-    if (!m) fail("unexpected character");
-    i += m![0].length;
-    return Number(m![0]);
+    return fail("unexpected character");
   };
   const v = value(0);
   ws();
@@ -321,25 +344,28 @@ const readTensorInfo = (bad: (d: string) => never, name: string, v: Json, dataLe
 
 /** Rebuilds a TreeDef from its stored form, refusing unsafe or duplicate keys. */
 const loadDef = (bad: (d: string) => never, v: Json): TreeDef => {
-  const go = (s: Json, path: string): TreeDef => {
+  const go = (s: Json, path: string, depth: number): TreeDef => {
+    if (depth > MAX_TREE_DEPTH) bad(`${TREE_KEY} nests deeper than ${MAX_TREE_DEPTH} levels`);
     if (s === 0) return { kind: "leaf" };
-    if (Array.isArray(s)) return { kind: "array", children: s.map((c, i) => go(c, path ? `${path}.${i}` : String(i))) };
+    if (Array.isArray(s)) return { kind: "array", children: s.map((c, i) => go(c, path ? `${path}.${i}` : String(i), depth + 1)) };
     if (isMap(s) && s.size === 1 && Array.isArray(s.get("o"))) {
       const keys: string[] = [];
+      const seen = new Set<string>();
       const children: TreeDef[] = [];
       for (const pair of s.get("o") as Json[]) {
         if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string") bad(`${TREE_KEY} has a malformed object entry at ${path || "the root"}`);
         const k = (pair as Json[])[0] as string;
         if (FORBIDDEN_KEYS.has(k)) bad(`${TREE_KEY} has the refused key ${show(k)} at ${path || "the root"}`);
-        if (keys.includes(k)) bad(`${TREE_KEY} repeats the key ${show(k)} at ${path || "the root"}`);
+        if (seen.has(k)) bad(`${TREE_KEY} repeats the key ${show(k)} at ${path || "the root"}`);
+        seen.add(k);
         keys.push(k);
-        children.push(go((pair as Json[])[1]!, path ? `${path}.${k}` : k));
+        children.push(go((pair as Json[])[1]!, path ? `${path}.${k}` : k, depth + 1));
       }
       return { kind: "object", keys, children };
     }
     return bad(`${TREE_KEY} has a malformed node at ${path || "the root"}`);
   };
-  return go(v, "");
+  return go(v, "", 0);
 };
 
 /** Builds the tree: from the stored structure when present, else nested objects split on `.` in header order. */
@@ -449,7 +475,8 @@ const decode = (bytes: Uint8Array, source: string): Checkpoint => {
   if (stored !== undefined) {
     let parsed: Json;
     try {
-      parsed = parseJson(stored as string, MAX_TREE_DEPTH);
+      // an object level is three JSON levels in the stored form ({"o": [[key, child]]})
+      parsed = parseJson(stored as string, 3 * MAX_TREE_DEPTH + 1);
     } catch (e) {
       return bad(`${TREE_KEY} is not valid JSON: ${(e as Error).message}`);
     }
