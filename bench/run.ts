@@ -1,0 +1,366 @@
+/**
+ * `npm run bench`: the same workloads on seqgrad and on its peers, in one run, interleaved.
+ *
+ * Every implementation runs in its own child process (JavaScript ones through `worker.ts`, PyTorch through
+ * `torch_bench.py`), so each one's peak RSS is its own; a fresh set of children serves each workload group
+ * (all matmul sizes share one set; every recurrent case and the gradient check get their own). For each case
+ * the parent sets every child up (a warm-up that also picks how many steps make one round), then runs rounds
+ * in turn — seqgrad, peer, peer, …, seqgrad, peer, … — so slow drifts of a shared machine hit everyone alike.
+ * A round's throughput is work × reps / seconds; the table gives the median over rounds, the min–max spread,
+ * and seqgrad's ratio to each peer (> 1 means seqgrad is faster).
+ */
+import { Command } from "commander";
+import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { median, workOf, workloadName, type Reply, type Request, type Workload } from "./common.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PYTHON = "/usr/bin/python3";
+
+type Only = "matmul" | "lstm" | "gru" | "rnn" | "gradcheck";
+const program = new Command()
+  .name("bench")
+  .description("seqgrad against TensorFlow.js, jax-js and PyTorch on the same workloads, in one interleaved run")
+  .option("--quick", "a smoke run: small sizes, two short rounds (about a minute)", false)
+  .option("--only <group>", "run one group: matmul | lstm | gru | rnn | gradcheck")
+  .option("--out <file>", "where to write the JSON results", "bench/results/latest.json")
+  .option("--rounds <n>", "interleaved rounds per case (default 5, 2 with --quick)")
+  .option("--peers <list>", "comma-separated subset of: seqgrad,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
+  .parse();
+const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string }>();
+if (opts.only !== undefined && !["matmul", "lstm", "gru", "rnn", "gradcheck"].includes(opts.only)) {
+  console.error(`bench: --only must be one of matmul, lstm, gru, rnn, gradcheck; got '${opts.only}'`);
+  process.exit(2);
+}
+const only = opts.only as Only | undefined;
+const quick = opts.quick;
+const rounds = opts.rounds !== undefined ? Math.max(1, Number.parseInt(opts.rounds, 10)) : quick ? 2 : 5;
+
+// ---- the cases -----------------------------------------------------------------------------------------------
+
+type Impl = "seqgrad" | "tfjs-wasm" | "tfjs-wasm-layers" | "tfjs-cpu" | "jax-wasm" | "torch-1t" | "torch-2t";
+const ALL_IMPLS: readonly Impl[] = ["seqgrad", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"];
+
+interface Case {
+  readonly workload: Workload;
+  readonly impls: readonly Impl[];
+  /** Seconds one round should take (reps are picked from the warm-up step). */
+  readonly target: number;
+  readonly rounds: number;
+}
+interface Group {
+  readonly name: string;
+  readonly cases: readonly Case[];
+}
+
+const T = quick ? 16 : 64;
+const lr = 1e-3;
+const lm = (cell: "lstm" | "gru" | "rnn", H: number, impls: readonly Impl[], r = rounds): Case => ({
+  workload: { kind: "rnnlm", cell, V: 64, H, B: 32, T, lr },
+  impls,
+  target: quick ? 0.3 : 1.5,
+  rounds: r,
+});
+const matmulSizes: [number, number, number][] = quick ? [[128, 128, 128], [32, 192, 512]] : [[128, 128, 128], [256, 256, 256], [512, 512, 512], [32, 192, 512]];
+const GROUPS: Group[] = [
+  {
+    name: "matmul",
+    cases: matmulSizes.map(([M, K, N]) => ({
+      workload: { kind: "matmul", M, K, N },
+      impls: ["seqgrad", "tfjs-wasm", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"],
+      target: quick ? 0.2 : 0.5,
+      rounds,
+    })),
+  },
+  { name: "lstm", cases: [lm("lstm", 128, ["seqgrad", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"])] },
+  ...(quick ? [] : [
+    { name: "lstm", cases: [lm("lstm", 256, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"])] },
+    { name: "lstm", cases: [lm("lstm", 512, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"], Math.min(rounds, 3))] },
+  ]),
+  { name: "gru", cases: [lm("gru", 128, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t"])] },
+  { name: "rnn", cases: [lm("rnn", 128, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t"])] },
+  {
+    name: "gradcheck",
+    cases: [{
+      workload: quick ? { kind: "gradcheck", D: 4, H: 8, B: 2, eps: 1e-6 } : { kind: "gradcheck", D: 10, H: 20, B: 4, eps: 1e-6 },
+      impls: ["seqgrad", "jax-wasm", "torch-1t"],
+      target: quick ? 0.3 : 1,
+      rounds,
+    }],
+  },
+];
+
+// ---- children ------------------------------------------------------------------------------------------------
+
+/** One implementation's child process, answering one request at a time. */
+class Child {
+  private waiting: ((r: Reply) => void) | null = null;
+  private readonly stderr: string[] = [];
+  private exited: string | null = null;
+  hello: Promise<Reply>;
+
+  constructor(readonly impl: Impl, private readonly proc: ChildProcess, lines: AsyncIterable<string> | null) {
+    proc.stderr?.setEncoding("utf8");
+    proc.stderr?.on("data", (s: string) => {
+      this.stderr.push(s);
+      if (this.stderr.length > 40) this.stderr.shift();
+    });
+    proc.on("exit", (code, sig) => {
+      this.exited = `exited (${code ?? sig})`;
+      this.waiting?.({ ok: false, error: `${impl} ${this.exited}: ${this.stderr.join("").trim().split("\n").slice(-6).join(" | ")}` });
+      this.waiting = null;
+    });
+    proc.stdout?.resume(); // library chatter on stdout is dropped (JavaScript children talk over IPC)
+    this.hello = this.next();
+    if (lines === null) proc.on("message", (m: Reply) => this.deliver(m));
+    else
+      void (async () => {
+        for await (const line of lines) if (line.trim()) this.deliver(JSON.parse(line) as Reply);
+      })();
+  }
+
+  private deliver(r: Reply): void {
+    const w = this.waiting;
+    this.waiting = null;
+    w?.(r);
+  }
+
+  private next(): Promise<Reply> {
+    return new Promise((resolve) => {
+      if (this.exited) resolve({ ok: false, error: `${this.impl} ${this.exited}` });
+      else this.waiting = resolve;
+    });
+  }
+
+  request(msg: Request): Promise<Reply> {
+    const p = this.next();
+    if (this.proc.send) this.proc.send(msg);
+    else this.proc.stdin!.write(JSON.stringify(msg) + "\n");
+    return p;
+  }
+
+  stop(): void {
+    if (this.exited) return;
+    if (this.proc.send) this.proc.send({ cmd: "exit" });
+    else this.proc.stdin!.end(JSON.stringify({ cmd: "exit" }) + "\n");
+    const pid = this.proc.pid;
+    setTimeout(() => {
+      if (!this.exited && pid !== undefined) this.proc.kill("SIGKILL");
+    }, 5000).unref();
+  }
+}
+
+const tsxLoader = import.meta.resolve("tsx");
+
+const spawnChild = (impl: Impl): Child => {
+  if (impl.startsWith("torch-")) {
+    const threads = impl === "torch-2t" ? "2" : "1";
+    const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    const proc = spawn(PYTHON, [path.join(here, "torch_bench.py"), "--threads", threads], { env, stdio: ["pipe", "pipe", "pipe"] });
+    return new Child(impl, proc, readline.createInterface({ input: proc.stdout! }));
+  }
+  const proc = fork(path.join(here, "worker.ts"), [impl], { execArgv: ["--import", tsxLoader], stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  return new Child(impl, proc, null);
+};
+
+const torchCheck = (): string | null => {
+  const r = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" });
+  if (r.error) return `${PYTHON} not found`;
+  if (r.status !== 0) return `${PYTHON} has no torch (apt-get install python3-torch libopenblas0-pthread)`;
+  return null;
+};
+
+// ---- running -------------------------------------------------------------------------------------------------
+
+interface ImplResult {
+  readonly impl: Impl;
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  /** (max - min) / median over rounds. */
+  readonly spread: number;
+  readonly rounds: number[];
+  readonly reps: number;
+  readonly warmupSeconds: number;
+  readonly initialLoss: number | null;
+  readonly lastLoss: number | null;
+  readonly detail?: string;
+  readonly note?: string;
+  readonly peakRssMB: number | null;
+  readonly baseRssMB: number | null;
+}
+interface CaseResult {
+  readonly name: string;
+  readonly workload: Workload;
+  readonly unit: string;
+  readonly results: ImplResult[];
+  readonly skipped: { impl: Impl; reason: string }[];
+  /** seqgrad's median ÷ each peer's median (> 1: seqgrad faster). */
+  readonly ratios: Record<string, number>;
+  readonly initialLossAgreement: string | null;
+}
+
+const fmtNum = (x: number): string =>
+  !Number.isFinite(x) ? String(x) : x >= 1000 ? Math.round(x).toLocaleString("en-US") : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2);
+const fmtRatio = (x: number): string => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2)) + "×";
+const MB = (kb: number): number => Math.round(kb / 1024);
+
+const pad = (s: string, n: number, right = false): string => (right ? s.padStart(n) : s.padEnd(n));
+const printTable = (rows: string[][], rightCols: readonly number[]): void => {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  rows.forEach((r, i) => {
+    console.log("  " + r.map((cell, c) => pad(cell, widths[c]!, rightCols.includes(c))).join("  "));
+    if (i === 0) console.log("  " + widths.map((w) => "-".repeat(w)).join("  "));
+  });
+};
+
+const lossAgreement = (rs: readonly ImplResult[]): string | null => {
+  const with_ = rs.filter((r) => r.initialLoss !== null);
+  if (with_.length < 2) return null;
+  const ref = with_.find((r) => r.impl.startsWith("torch")) ?? with_[0]!;
+  const worst = Math.max(...with_.map((r) => Math.abs(r.initialLoss! - ref.initialLoss!) / Math.abs(ref.initialLoss!)));
+  return `initial loss on identical weights: ${with_.map((r) => `${r.impl} ${r.initialLoss!.toPrecision(8)}`).join(", ")} (largest relative difference to ${ref.impl}: ${worst.toExponential(1)}${worst > 1e-4 ? " — MISMATCH" : ""})`;
+};
+
+const runGroup = async (g: Group, torchMissing: string | null, infos: Record<string, Record<string, string>>): Promise<CaseResult[]> => {
+  const wanted = [...new Set(g.cases.flatMap((c) => c.impls))].filter((i) => !(i.startsWith("torch") && torchMissing));
+  const children = new Map<Impl, Child>();
+  const baseRss = new Map<Impl, number>();
+  const out: CaseResult[] = [];
+  try {
+    for (const impl of wanted) children.set(impl, spawnChild(impl));
+    const deadAtStart = new Map<Impl, string>();
+    for (const [impl, child] of children) {
+      const h = await child.hello;
+      if (!h.ok) deadAtStart.set(impl, h.error);
+      else if (h.kind === "hello") {
+        infos[impl] = h.info;
+        baseRss.set(impl, h.rssKB);
+      }
+    }
+    for (const c of g.cases) {
+      const name = workloadName(c.workload);
+      const { amount, unit } = workOf(c.workload);
+      console.log(`\n${name} — ${unit}, ${c.rounds} interleaved rounds`);
+      const skipped: { impl: Impl; reason: string }[] = [];
+      if (torchMissing) for (const i of c.impls.filter((i) => i.startsWith("torch"))) skipped.push({ impl: i, reason: torchMissing });
+      const live: { impl: Impl; child: Child; reps: number; warm: number; initialLoss: number | null; note?: string }[] = [];
+      for (const impl of c.impls) {
+        const child = children.get(impl);
+        if (!child) continue;
+        if (deadAtStart.has(impl)) {
+          skipped.push({ impl, reason: deadAtStart.get(impl)! });
+          continue;
+        }
+        const r = await child.request({ cmd: "setup", workload: c.workload, targetSeconds: c.target });
+        if (!r.ok) skipped.push({ impl, reason: r.error.replace(/^skip: /, "") });
+        else if (r.kind === "setup") live.push({ impl, child, reps: r.reps, warm: r.warmupSeconds, initialLoss: r.initialLoss, ...(r.note ? { note: r.note } : {}) });
+      }
+      const samples = new Map<Impl, number[]>(live.map((l) => [l.impl, []]));
+      const last = new Map<Impl, { loss: number | null; detail?: string }>();
+      for (let r = 0; r < c.rounds; r++)
+        for (const l of live) {
+          if (!samples.has(l.impl)) continue;
+          const rep = await l.child.request({ cmd: "round", reps: l.reps });
+          if (!rep.ok) {
+            skipped.push({ impl: l.impl, reason: rep.error });
+            samples.delete(l.impl);
+          } else if (rep.kind === "round") {
+            samples.get(l.impl)!.push((amount * rep.reps) / rep.seconds);
+            last.set(l.impl, { loss: rep.loss, ...(rep.detail ? { detail: rep.detail } : {}) });
+          }
+        }
+      const results: ImplResult[] = [];
+      for (const l of live) {
+        const s = samples.get(l.impl);
+        if (!s || s.length === 0) continue;
+        const rss = await l.child.request({ cmd: "rss" });
+        const med = median(s), mn = Math.min(...s), mx = Math.max(...s);
+        const lst = last.get(l.impl);
+        results.push({
+          impl: l.impl, median: med, min: mn, max: mx, spread: (mx - mn) / med, rounds: s, reps: l.reps, warmupSeconds: l.warm,
+          initialLoss: l.initialLoss, lastLoss: lst?.loss ?? null, ...(lst?.detail ? { detail: lst.detail } : {}), ...(l.note ? { note: l.note } : {}),
+          peakRssMB: rss.ok && rss.kind === "rss" ? MB(rss.maxRssKB) : null,
+          baseRssMB: baseRss.has(l.impl) ? MB(baseRss.get(l.impl)!) : null,
+        });
+      }
+      const sg = results.find((r) => r.impl === "seqgrad");
+      const ratios: Record<string, number> = {};
+      if (sg) for (const r of results) if (r.impl !== "seqgrad") ratios[r.impl] = sg.median / r.median;
+      const rows = [["impl", unit, "min–max", "reps×rounds", "seqgrad ÷", "peak RSS MB", "note"]];
+      for (const r of results)
+        rows.push([
+          r.impl, fmtNum(r.median), `${fmtNum(r.min)}–${fmtNum(r.max)}`, `${r.reps}×${r.rounds.length}`,
+          r.impl === "seqgrad" ? "" : sg ? fmtRatio(ratios[r.impl]!) : "n/a",
+          r.peakRssMB === null ? "?" : `${r.peakRssMB} (base ${r.baseRssMB ?? "?"})`,
+          [r.note, r.detail].filter(Boolean).join("; "),
+        ]);
+      printTable(rows, [1, 3, 4, 5]);
+      for (const s of skipped) console.log(`  skipped ${s.impl}: ${s.reason}`);
+      const agree = c.workload.kind === "matmul" ? null : lossAgreement(results);
+      if (agree) console.log(`  ${agree}`);
+      out.push({ name, workload: c.workload, unit, results, skipped, ratios, initialLossAgreement: agree });
+    }
+  } finally {
+    for (const child of children.values()) child.stop();
+  }
+  return out;
+};
+
+const main = async (): Promise<void> => {
+  const allowed = opts.peers ? new Set(opts.peers.split(",").map((s) => s.trim())) : null;
+  if (allowed) for (const p of allowed) if (!ALL_IMPLS.includes(p as Impl)) throw new Error(`bench: unknown peer '${p}' in --peers (known: ${ALL_IMPLS.join(", ")})`);
+  const groups = GROUPS.filter((g) => !only || g.name === only).map((g) => ({
+    ...g,
+    cases: g.cases.map((c) => ({ ...c, impls: c.impls.filter((i) => !allowed || allowed.has(i)) })),
+  }));
+  const torchMissing = torchCheck();
+  const started = new Date();
+  console.log(`seqgrad bench${quick ? " (--quick: small sizes, short rounds; not comparable with a full run)" : ""} — ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}, node ${process.version}`);
+  console.log("throughput: median over interleaved rounds; min–max over rounds; 'seqgrad ÷' = seqgrad's median / that impl's (> 1: seqgrad faster); peak RSS = that impl's child process (base = after imports)");
+  if (torchMissing) console.log(`PyTorch: skipped — ${torchMissing}`);
+  const infos: Record<string, Record<string, string>> = {};
+  const cases: CaseResult[] = [];
+  for (const g of groups) cases.push(...(await runGroup(g, torchMissing, infos)));
+
+  console.log("\nimplementations:");
+  for (const [impl, info] of Object.entries(infos)) console.log(`  ${impl}: ${Object.entries(info).map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  const torchInfo = infos["torch-1t"] ?? infos["torch-2t"];
+  if (torchInfo) console.log(`PyTorch BLAS: ${torchInfo.blas} (${torchInfo.blasLibraries || "no library mapped"})`);
+
+  console.log("\nsummary: seqgrad's throughput ÷ each peer's (medians, same run)");
+  const peers = ALL_IMPLS.filter((i) => i !== "seqgrad" && cases.some((c) => i in c.ratios));
+  const rows = [["case", "seqgrad", ...peers]];
+  for (const c of cases) {
+    const sg = c.results.find((r) => r.impl === "seqgrad");
+    rows.push([c.name, sg ? `${fmtNum(sg.median)} ${c.unit}` : "—", ...peers.map((p) => (p in c.ratios ? fmtRatio(c.ratios[p]!) : "—"))]);
+  }
+  printTable(rows, rows[0]!.map((_, i) => i).filter((i) => i > 0));
+
+  const file = path.resolve(opts.out);
+  mkdirSync(path.dirname(file), { recursive: true });
+  const json = {
+    started: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    command: `npm run bench --${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`,
+    quick,
+    rounds,
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "?", loadavgAtEnd: os.loadavg(), node: process.version, platform: `${os.platform()} ${os.arch()}` },
+    implementations: infos,
+    torchSkipped: torchMissing,
+    cases,
+  };
+  writeFileSync(file, JSON.stringify(json, null, 2) + "\n");
+  console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+};
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,76 @@
+/**
+ * One benchmark child process: `worker.ts <impl>` runs one JavaScript implementation, driven by `run.ts` over
+ * the IPC channel (so library chatter on stdout cannot corrupt the protocol). A fresh child per workload group
+ * makes its peak RSS (`process.resourceUsage().maxRSS`) that implementation's own.
+ */
+import type { Peer, Reply, Request, Runner } from "./common.js";
+
+const impl = process.argv[2] ?? "";
+
+const loadPeer = async (name: string): Promise<{ peer: Peer; info: Record<string, string> }> => {
+  if (name === "seqgrad") {
+    const m = await import("./peers/seqgrad.js");
+    return { peer: m.seqgradPeer, info: m.seqgradInfo() };
+  }
+  if (name.startsWith("tfjs-")) {
+    const m = await import("./peers/tfjs.js");
+    return m.tfjsPeer(name);
+  }
+  if (name === "jax-wasm") {
+    const m = await import("./peers/jax.js");
+    return m.jaxPeer();
+  }
+  throw new Error(`unknown implementation '${name}'`);
+};
+
+const send = (r: Reply): void => void process.send!(r);
+const rssKB = (): number => Math.round(process.memoryUsage.rss() / 1024);
+
+const main = async (): Promise<void> => {
+  const { peer, info } = await loadPeer(impl);
+  let runner: Runner | null = null;
+  send({ ok: true, kind: "hello", impl, info, rssKB: rssKB() });
+  process.on("message", async (msg: Request) => {
+    try {
+      if (msg.cmd === "setup") {
+        runner = null;
+        const r = await peer(msg.workload);
+        if ("skip" in r) {
+          send({ ok: false, error: `skip: ${r.skip}` });
+          return;
+        }
+        // warm-up: the first step pays for compilation / jit tracing / allocator growth
+        let t0 = performance.now();
+        await r.step();
+        let per = (performance.now() - t0) / 1000;
+        const warm = per;
+        if (per < 3 * msg.targetSeconds) {
+          t0 = performance.now();
+          await r.step();
+          per = (performance.now() - t0) / 1000;
+        }
+        runner = r;
+        const reps = Math.max(1, Math.round(msg.targetSeconds / Math.max(per, 1e-6)));
+        send({ ok: true, kind: "setup", initialLoss: r.initialLoss, reps, warmupSeconds: warm, ...(r.note ? { note: r.note } : {}) });
+      } else if (msg.cmd === "round") {
+        if (!runner) throw new Error("round before setup");
+        const t0 = performance.now();
+        for (let i = 0; i < msg.reps; i++) await runner.step();
+        const seconds = (performance.now() - t0) / 1000;
+        const detail = runner.detail?.();
+        send({ ok: true, kind: "round", seconds, reps: msg.reps, loss: runner.lastLoss?.() ?? null, ...(detail ? { detail } : {}) });
+      } else if (msg.cmd === "rss") {
+        send({ ok: true, kind: "rss", maxRssKB: process.resourceUsage().maxRSS, rssKB: rssKB() });
+      } else if (msg.cmd === "exit") {
+        process.exit(0);
+      }
+    } catch (e) {
+      send({ ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    }
+  });
+};
+
+main().catch((e) => {
+  send({ ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+  process.exit(1);
+});
