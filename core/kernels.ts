@@ -5,6 +5,7 @@
  */
 import { allocData, type Data, type DType } from "./tensor.js";
 import { sizeOf, stridesOf, shapesEqual, type Shape } from "./shape.js";
+import { matmulPrefersWasm, matmulWasm } from "./wasm/backend.js";
 
 export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "abs" | "sign" | "step" | "square" | "reciprocal" | "log1p" | "isFinite";
 
@@ -411,10 +412,26 @@ export function scatterAdd(dy: Data, shape: Shape, idx: Int32Array, axis: number
 }
 
 /**
- * Batched matmul C[b] = A[b] @ B[b] with A [..., M, K], B [..., K, N]; `aBatch[b]`/`bBatch[b]` give each
- * output batch's operand batch (broadcasting). Cache-blocked i-k-j loop, accumulating in float64.
+ * Batched matmul C[b] = A[aBatch[b]] @ B[bBatch[b]] with A [..., M, K], B [..., K, N]; `aBatch`/`bBatch`
+ * map each output batch to its operand batches (broadcasting). Runs the WebAssembly SIMD kernel when it
+ * is loaded and the problem is big enough to pay for copying (see core/wasm/backend.ts), else matmulRef.
  */
 export function matmul(
+  a: Data, b: Data, M: number, K: number, N: number,
+  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType,
+): Data {
+  if (matmulPrefersWasm(batches * M * K * N)) {
+    const c = matmulWasm(a, b, M, K, N, batches, aBatch, bBatch, dtype);
+    if (c) return c;
+  }
+  return matmulRef(a, b, M, K, N, batches, aBatch, bBatch, dtype);
+}
+
+/**
+ * Reference batched matmul C[b] = A[aBatch[b]] @ B[bBatch[b]], the pure-TypeScript kernel the
+ * WebAssembly one is proved against: cache-blocked i-k-j loop, accumulating in float64.
+ */
+export function matmulRef(
   a: Data, b: Data, M: number, K: number, N: number,
   batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType,
 ): Data {

@@ -1,0 +1,160 @@
+/**
+ * Micro-benchmark of the matmul kernels, single thread, float32 unless --dtype float64:
+ *   - `wasm`: core/kernels matmul forced to WebAssembly (copies operands in and the result out),
+ *   - `ts`: matmulRef, the pure-TypeScript reference loop,
+ *   - `tfjs-wasm`: TensorFlow.js wasm backend (XNNPACK) `tf.matMul` + `dataSync()`, when installed.
+ * Sizes run interleaved round by round, so load from other processes hits every backend alike; each
+ * cell reports the median GFLOP/s (2·M·K·N flops per matmul) and the min–max spread over rounds.
+ *
+ *   npx tsx bench/wasm-matmul.ts [--rounds 7] [--dtype float32|float64] [--no-tfjs] [--json out.json]
+ *   npx tsx bench/wasm-matmul.ts --crossover    times wasm vs ts on small shapes (for WASM_MATMUL_MIN_WORK)
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import { writeFileSync } from "node:fs";
+import { matmul, matmulRef } from "../core/kernels.js";
+import { setKernelBackend, wasmAvailable, wasmLoadError } from "../core/wasm/backend.js";
+import type { DType } from "../core/tensor.js";
+
+const argv = process.argv.slice(2);
+const flag = (name: string): boolean => argv.includes(name);
+const option = (name: string, fallback: string): string => {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
+};
+const rounds = Number(option("--rounds", "7"));
+const dtype = option("--dtype", "float32") as DType;
+const jsonPath = option("--json", "");
+
+type Size = readonly [M: number, K: number, N: number];
+const SIZES: readonly Size[] = [[128, 128, 128], [256, 256, 256], [512, 512, 512], [32, 192, 512]];
+
+/** Deterministic operands in [-1, 1) (an LCG: benchmarks need no statistical quality). */
+function operand(n: number, seed: number): Float32Array | Float64Array {
+  const x = dtype === "float32" ? new Float32Array(n) : new Float64Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = s / 2 ** 31 - 1;
+  }
+  return x;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Runs `f` enough times to take ~`targetMs`, returns seconds per call (after one warm-up call). */
+function timePerCall(f: () => void, targetMs: number): number {
+  f();
+  let reps = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) f();
+    const ms = performance.now() - t0;
+    if (ms >= targetMs || reps >= 1 << 20) return ms / 1000 / reps;
+    reps = Math.max(reps * 2, Math.ceil((reps * targetMs) / Math.max(ms, 0.01)));
+  }
+}
+
+type Runner = (size: Size) => () => void;
+const one = new Int32Array([0]);
+
+const runners: Record<string, Runner> = {
+  wasm: ([M, K, N]) => {
+    const a = operand(M * K, 1), b = operand(K * N, 2);
+    return () => {
+      const prev = setKernelBackend("wasm");
+      matmul(a, b, M, K, N, 1, one, one, dtype);
+      setKernelBackend(prev);
+    };
+  },
+  ts: ([M, K, N]) => {
+    const a = operand(M * K, 1), b = operand(K * N, 2);
+    return () => void matmulRef(a, b, M, K, N, 1, one, one, dtype);
+  },
+};
+
+async function addTfjs(): Promise<void> {
+  if (flag("--no-tfjs") || dtype !== "float32") return;
+  try {
+    const tf = await import("@tensorflow/tfjs");
+    const { setWasmPaths } = await import("@tensorflow/tfjs-backend-wasm");
+    const require = createRequire(import.meta.url);
+    setWasmPaths(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm")) + path.sep);
+    if (!(await tf.setBackend("wasm"))) throw new Error("setBackend('wasm') failed");
+    await tf.ready();
+    runners["tfjs-wasm"] = ([M, K, N]) => {
+      const A = tf.tensor2d(operand(M * K, 1) as Float32Array, [M, K]);
+      const B = tf.tensor2d(operand(K * N, 2) as Float32Array, [K, N]);
+      return () => {
+        const c = tf.matMul(A, B);
+        c.dataSync();
+        c.dispose();
+      };
+    };
+  } catch (e) {
+    console.log(`(TensorFlow.js wasm unavailable: ${(e as Error).message})`);
+  }
+}
+
+function crossover(): void {
+  // Square-ish and skinny shapes around the threshold; ratio > 1 means wasm (with copies) is faster.
+  const shapes: Size[] = [];
+  for (const n of [2, 4, 8, 12, 16, 24, 32, 48, 64]) shapes.push([n, n, n]);
+  for (const n of [8, 16, 32, 64, 128, 256]) shapes.push([1, n, n], [n, n, 1], [n, 1, n]);
+  console.log(`crossover, ${dtype}: time(ts) / time(wasm), median of ${rounds} rounds`);
+  const ratios = new Map<string, number[]>();
+  for (let r = 0; r < rounds; r++)
+    for (const s of shapes) {
+      const tw = timePerCall(runners.wasm!(s), 20);
+      const tt = timePerCall(runners.ts!(s), 20);
+      const key = s.join("x");
+      ratios.set(key, [...(ratios.get(key) ?? []), tt / tw]);
+    }
+  for (const s of shapes) {
+    const key = s.join("x");
+    console.log(`${key.padEnd(12)} work ${String(s[0] * s[1] * s[2]).padStart(8)}  ts/wasm ${median(ratios.get(key)!).toFixed(2)}`);
+  }
+}
+
+async function main(): Promise<void> {
+  if (!wasmAvailable()) throw new Error(`WebAssembly kernels did not load: ${String(wasmLoadError())}`);
+  if (flag("--crossover")) return crossover();
+  await addTfjs();
+  const names = Object.keys(runners);
+  const gflops = new Map<string, number[]>();
+  const calls = new Map<string, () => void>();
+  for (const name of names) for (const s of SIZES) calls.set(`${name} ${s.join("x")}`, runners[name]!(s));
+  for (let r = 0; r < rounds; r++)
+    for (const s of SIZES)
+      for (const name of names) {
+        const key = `${name} ${s.join("x")}`;
+        // The TypeScript loop is ~30x slower; give it less time so a round stays short.
+        const sec = timePerCall(calls.get(key)!, name === "ts" ? 60 : 150);
+        gflops.set(key, [...(gflops.get(key) ?? []), (2 * s[0] * s[1] * s[2]) / sec / 1e9]);
+      }
+  const cols = SIZES.map((s) => s.join("×"));
+  console.log(`matmul ${dtype} GFLOP/s, 1 thread, median (min–max) of ${rounds} interleaved rounds`);
+  console.log(["backend".padEnd(10), ...cols.map((c) => c.padStart(20))].join(""));
+  const result: Record<string, Record<string, { median: number; min: number; max: number }>> = {};
+  for (const name of names) {
+    result[name] = {};
+    const cells = SIZES.map((s) => {
+      const xs = gflops.get(`${name} ${s.join("x")}`)!;
+      const cell = { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+      result[name]![s.join("x")] = cell;
+      return `${cell.median.toFixed(1)} (${cell.min.toFixed(1)}–${cell.max.toFixed(1)})`.padStart(20);
+    });
+    console.log([name.padEnd(10), ...cells].join(""));
+  }
+  for (const peer of names.filter((n) => n !== "wasm")) {
+    const ratios = SIZES.map((s) => (result.wasm![s.join("x")]!.median / result[peer]![s.join("x")]!.median).toFixed(2).padStart(20));
+    console.log([`wasm÷${peer}`.padEnd(10), ...ratios].join(""));
+  }
+  if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ dtype, rounds, gflops: result }, null, 2));
+}
+
+await main();

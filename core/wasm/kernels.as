@@ -1,0 +1,369 @@
+// WebAssembly SIMD kernels for seqgrad, written in AssemblyScript (a TypeScript subset).
+// Compiled by scripts/build-wasm.mjs into core/wasm/kernels.generated.ts (base64), so users need no
+// compiler. The file ends in .as, not .ts, so the project's tsc never type-checks it as TypeScript.
+//
+// No allocator: the host (core/wasm/backend.ts) lays out every buffer in linear memory above
+// heapBase() and grows the memory itself; these functions only read and write the pointers given.
+//
+// matmul is a Goto/BLIS-style GEMM. C is cut into NC-wide column blocks, K into KC-deep panels and
+// M into MC-tall row blocks. Each KC x NC block of B is packed into NR-wide micro-panels (row k of a
+// micro-panel is NR consecutive values) and each MC x KC block of A into MR-tall micro-panels
+// (column k is MR consecutive values); a register-blocked micro-kernel then computes one MR x NR tile
+// of C with MR*NR/lanes vector accumulators, broadcasting one A value against the NR/lanes vectors of
+// one B row per step. Edge tiles are padded with zeros when packed and go through a small tile
+// buffer, so any M, K, N works.
+//
+// Summation order: every C entry is accumulated over k = 0..K-1 in order, starting at 0, with a
+// separate multiply and add (WebAssembly SIMD has no fused multiply-add). Later K panels reload the
+// partial sum from C and continue. In float64 that is exactly the reference TypeScript loop, bit for
+// bit; in float32 the sum is kept in float32 (the reference keeps it in float64).
+
+// ---------------------------------------------------------------------------------------------
+// float32: 6 x 8 micro-tile, 12 f32x4 accumulators + 2 B vectors + 1 broadcast A = 15 registers.
+
+const MR32: i32 = 6;
+const NR32: i32 = 8;
+const KC32: i32 = 256;
+const MC32: i32 = 120;
+const NC32: i32 = 1024;
+
+const PACKA32_BYTES: i32 = MC32 * KC32 * 4;
+const PACKB32_BYTES: i32 = KC32 * NC32 * 4;
+const TILE32_BYTES: i32 = MR32 * NR32 * 4;
+
+/** Start of memory the host may use (above this module's static data). */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** Bytes of scratch memory matmulF32 needs at its `work` pointer. */
+export function workBytesF32(): i32 {
+  return PACKA32_BYTES + PACKB32_BYTES + TILE32_BYTES;
+}
+
+// C[0:6, 0:8] (+)= A_panel[0:6, 0:kc] @ B_panel[0:kc, 0:8]; pa/pb are packed micro-panels, ldc in bytes.
+function kernel32(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, accumulate: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  if (accumulate) {
+    let p = c;
+    c00 = v128.load(p); c01 = v128.load(p, 16); p += ldc;
+    c10 = v128.load(p); c11 = v128.load(p, 16); p += ldc;
+    c20 = v128.load(p); c21 = v128.load(p, 16); p += ldc;
+    c30 = v128.load(p); c31 = v128.load(p, 16); p += ldc;
+    c40 = v128.load(p); c41 = v128.load(p, 16); p += ldc;
+    c50 = v128.load(p); c51 = v128.load(p, 16);
+  }
+  for (let k = 0; k < kc; k++) {
+    // b1 is reloaded per row rather than kept: 12 accumulators + b0 + a + one temporary is all of the
+    // 15 vector registers V8 allocates on x64, and keeping b1 too would spill an accumulator.
+    const b0 = v128.load(pb);
+    let a = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, v128.load(pb, 16)));
+    a = v128.load32_splat(pa, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, v128.load(pb, 16)));
+    a = v128.load32_splat(pa, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, v128.load(pb, 16)));
+    a = v128.load32_splat(pa, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, v128.load(pb, 16)));
+    a = v128.load32_splat(pa, 16);
+    c40 = f32x4.add(c40, f32x4.mul(a, b0)); c41 = f32x4.add(c41, f32x4.mul(a, v128.load(pb, 16)));
+    a = v128.load32_splat(pa, 20);
+    c50 = f32x4.add(c50, f32x4.mul(a, b0)); c51 = f32x4.add(c51, f32x4.mul(a, v128.load(pb, 16)));
+    pa += 24;
+    pb += 32;
+  }
+  let p = c;
+  v128.store(p, c00); v128.store(p, c01, 16); p += ldc;
+  v128.store(p, c10); v128.store(p, c11, 16); p += ldc;
+  v128.store(p, c20); v128.store(p, c21, 16); p += ldc;
+  v128.store(p, c30); v128.store(p, c31, 16); p += ldc;
+  v128.store(p, c40); v128.store(p, c41, 16); p += ldc;
+  v128.store(p, c50); v128.store(p, c51, 16);
+}
+
+// Packs rows [0, mc) x cols [0, kc) of A (row stride lda elements) into 6-tall micro-panels.
+function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32): void {
+  const rowBytes = <usize>lda << 2;
+  for (let i0 = 0; i0 < mc; i0 += MR32) {
+    const r = min(MR32, mc - i0);
+    const src = a + <usize>i0 * rowBytes;
+    if (r == MR32) {
+      for (let k = 0; k < kc; k++) {
+        const s = src + (<usize>k << 2);
+        store<f32>(dst, load<f32>(s));
+        store<f32>(dst, load<f32>(s + rowBytes), 4);
+        store<f32>(dst, load<f32>(s + 2 * rowBytes), 8);
+        store<f32>(dst, load<f32>(s + 3 * rowBytes), 12);
+        store<f32>(dst, load<f32>(s + 4 * rowBytes), 16);
+        store<f32>(dst, load<f32>(s + 5 * rowBytes), 20);
+        dst += 24;
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const s = src + (<usize>k << 2);
+        for (let rr = 0; rr < MR32; rr++)
+          store<f32>(dst + (<usize>rr << 2), rr < r ? load<f32>(s + <usize>rr * rowBytes) : <f32>0);
+        dst += 24;
+      }
+    }
+  }
+}
+
+// Packs rows [0, kc) x cols [0, nc) of B (row stride ldb elements) into 8-wide micro-panels.
+function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
+  const rowBytes = <usize>ldb << 2;
+  for (let j0 = 0; j0 < nc; j0 += NR32) {
+    const w = min(NR32, nc - j0);
+    let s = b + (<usize>j0 << 2);
+    if (w == NR32) {
+      for (let k = 0; k < kc; k++) {
+        v128.store(dst, v128.load(s));
+        v128.store(dst, v128.load(s, 16), 16);
+        s += rowBytes;
+        dst += 32;
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        for (let jj = 0; jj < NR32; jj++)
+          store<f32>(dst + (<usize>jj << 2), jj < w ? load<f32>(s + (<usize>jj << 2)) : <f32>0);
+        s += rowBytes;
+        dst += 32;
+      }
+    }
+  }
+}
+
+// One matrix: C[M,N] = A[M,K] @ B[K,N], all row-major and contiguous.
+function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usize): void {
+  if (K == 0) {
+    memory.fill(c, 0, <usize>M * <usize>N * 4);
+    return;
+  }
+  const pa = work;
+  const pb = work + PACKA32_BYTES;
+  const tile = pb + PACKB32_BYTES;
+  const ldcBytes = <usize>N << 2;
+  for (let jc = 0; jc < N; jc += NC32) {
+    const nc = min(NC32, N - jc);
+    for (let pc = 0; pc < K; pc += KC32) {
+      const kc = min(KC32, K - pc);
+      const acc = pc > 0;
+      packB32(pb, b + ((<usize>pc * <usize>N + <usize>jc) << 2), N, kc, nc);
+      for (let ic = 0; ic < M; ic += MC32) {
+        const mc = min(MC32, M - ic);
+        packA32(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 2), K, mc, kc);
+        for (let jr = 0; jr < nc; jr += NR32) {
+          const nr = min(NR32, nc - jr);
+          const bPanel = pb + <usize>jr * <usize>kc * 4;
+          for (let ir = 0; ir < mc; ir += MR32) {
+            const mr = min(MR32, mc - ir);
+            const aPanel = pa + <usize>ir * <usize>kc * 4;
+            const cTile = c + <usize>(ic + ir) * ldcBytes + (<usize>(jc + jr) << 2);
+            if (mr == MR32 && nr == NR32) {
+              kernel32(aPanel, bPanel, kc, cTile, ldcBytes, acc);
+            } else {
+              if (acc)
+                for (let i = 0; i < mr; i++)
+                  memory.copy(tile + <usize>i * NR32 * 4, cTile + <usize>i * ldcBytes, <usize>nr << 2);
+              kernel32(aPanel, bPanel, kc, tile, NR32 * 4, acc);
+              for (let i = 0; i < mr; i++)
+                memory.copy(cTile + <usize>i * ldcBytes, tile + <usize>i * NR32 * 4, <usize>nr << 2);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Batched float32 matmul: for bt in [0, batches), C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K],
+ * B [*, K, N], C [batches, M, N]; aMap/bMap are i32 arrays; work holds workBytesF32() bytes.
+ */
+export function matmulF32(
+  a: usize, b: usize, c: usize, M: i32, K: i32, N: i32,
+  batches: i32, aMap: usize, bMap: usize, work: usize,
+): void {
+  const aStride = <usize>M * <usize>K * 4;
+  const bStride = <usize>K * <usize>N * 4;
+  const cStride = <usize>M * <usize>N * 4;
+  for (let bt = 0; bt < batches; bt++) {
+    const ai = <usize>load<i32>(aMap + (<usize>bt << 2));
+    const bi = <usize>load<i32>(bMap + (<usize>bt << 2));
+    gemm32(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, M, K, N, work);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// float64: 6 x 4 micro-tile, 12 f64x2 accumulators + 2 B vectors + 1 broadcast A = 15 registers.
+
+const MR64: i32 = 6;
+const NR64: i32 = 4;
+const KC64: i32 = 256;
+const MC64: i32 = 60;
+const NC64: i32 = 512;
+
+const PACKA64_BYTES: i32 = MC64 * KC64 * 8;
+const PACKB64_BYTES: i32 = KC64 * NC64 * 8;
+const TILE64_BYTES: i32 = MR64 * NR64 * 8;
+
+/** Bytes of scratch memory matmulF64 needs at its `work` pointer. */
+export function workBytesF64(): i32 {
+  return PACKA64_BYTES + PACKB64_BYTES + TILE64_BYTES;
+}
+
+// C[0:6, 0:4] (+)= A_panel[0:6, 0:kc] @ B_panel[0:kc, 0:4]; pa/pb are packed micro-panels, ldc in bytes.
+function kernel64(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, accumulate: bool): void {
+  let c00 = f64x2.splat(0), c01 = f64x2.splat(0);
+  let c10 = f64x2.splat(0), c11 = f64x2.splat(0);
+  let c20 = f64x2.splat(0), c21 = f64x2.splat(0);
+  let c30 = f64x2.splat(0), c31 = f64x2.splat(0);
+  let c40 = f64x2.splat(0), c41 = f64x2.splat(0);
+  let c50 = f64x2.splat(0), c51 = f64x2.splat(0);
+  if (accumulate) {
+    let p = c;
+    c00 = v128.load(p); c01 = v128.load(p, 16); p += ldc;
+    c10 = v128.load(p); c11 = v128.load(p, 16); p += ldc;
+    c20 = v128.load(p); c21 = v128.load(p, 16); p += ldc;
+    c30 = v128.load(p); c31 = v128.load(p, 16); p += ldc;
+    c40 = v128.load(p); c41 = v128.load(p, 16); p += ldc;
+    c50 = v128.load(p); c51 = v128.load(p, 16);
+  }
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load64_splat(pa);
+    c00 = f64x2.add(c00, f64x2.mul(a, b0)); c01 = f64x2.add(c01, f64x2.mul(a, b1));
+    a = v128.load64_splat(pa, 8);
+    c10 = f64x2.add(c10, f64x2.mul(a, b0)); c11 = f64x2.add(c11, f64x2.mul(a, b1));
+    a = v128.load64_splat(pa, 16);
+    c20 = f64x2.add(c20, f64x2.mul(a, b0)); c21 = f64x2.add(c21, f64x2.mul(a, b1));
+    a = v128.load64_splat(pa, 24);
+    c30 = f64x2.add(c30, f64x2.mul(a, b0)); c31 = f64x2.add(c31, f64x2.mul(a, b1));
+    a = v128.load64_splat(pa, 32);
+    c40 = f64x2.add(c40, f64x2.mul(a, b0)); c41 = f64x2.add(c41, f64x2.mul(a, b1));
+    a = v128.load64_splat(pa, 40);
+    c50 = f64x2.add(c50, f64x2.mul(a, b0)); c51 = f64x2.add(c51, f64x2.mul(a, b1));
+    pa += 48;
+    pb += 32;
+  }
+  let p = c;
+  v128.store(p, c00); v128.store(p, c01, 16); p += ldc;
+  v128.store(p, c10); v128.store(p, c11, 16); p += ldc;
+  v128.store(p, c20); v128.store(p, c21, 16); p += ldc;
+  v128.store(p, c30); v128.store(p, c31, 16); p += ldc;
+  v128.store(p, c40); v128.store(p, c41, 16); p += ldc;
+  v128.store(p, c50); v128.store(p, c51, 16);
+}
+
+function packA64(dst: usize, a: usize, lda: i32, mc: i32, kc: i32): void {
+  const rowBytes = <usize>lda << 3;
+  for (let i0 = 0; i0 < mc; i0 += MR64) {
+    const r = min(MR64, mc - i0);
+    const src = a + <usize>i0 * rowBytes;
+    if (r == MR64) {
+      for (let k = 0; k < kc; k++) {
+        const s = src + (<usize>k << 3);
+        store<f64>(dst, load<f64>(s));
+        store<f64>(dst, load<f64>(s + rowBytes), 8);
+        store<f64>(dst, load<f64>(s + 2 * rowBytes), 16);
+        store<f64>(dst, load<f64>(s + 3 * rowBytes), 24);
+        store<f64>(dst, load<f64>(s + 4 * rowBytes), 32);
+        store<f64>(dst, load<f64>(s + 5 * rowBytes), 40);
+        dst += 48;
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const s = src + (<usize>k << 3);
+        for (let rr = 0; rr < MR64; rr++)
+          store<f64>(dst + (<usize>rr << 3), rr < r ? load<f64>(s + <usize>rr * rowBytes) : 0.0);
+        dst += 48;
+      }
+    }
+  }
+}
+
+function packB64(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
+  const rowBytes = <usize>ldb << 3;
+  for (let j0 = 0; j0 < nc; j0 += NR64) {
+    const w = min(NR64, nc - j0);
+    let s = b + (<usize>j0 << 3);
+    if (w == NR64) {
+      for (let k = 0; k < kc; k++) {
+        v128.store(dst, v128.load(s));
+        v128.store(dst, v128.load(s, 16), 16);
+        s += rowBytes;
+        dst += 32;
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        for (let jj = 0; jj < NR64; jj++)
+          store<f64>(dst + (<usize>jj << 3), jj < w ? load<f64>(s + (<usize>jj << 3)) : 0.0);
+        s += rowBytes;
+        dst += 32;
+      }
+    }
+  }
+}
+
+function gemm64(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usize): void {
+  if (K == 0) {
+    memory.fill(c, 0, <usize>M * <usize>N * 8);
+    return;
+  }
+  const pa = work;
+  const pb = work + PACKA64_BYTES;
+  const tile = pb + PACKB64_BYTES;
+  const ldcBytes = <usize>N << 3;
+  for (let jc = 0; jc < N; jc += NC64) {
+    const nc = min(NC64, N - jc);
+    for (let pc = 0; pc < K; pc += KC64) {
+      const kc = min(KC64, K - pc);
+      const acc = pc > 0;
+      packB64(pb, b + ((<usize>pc * <usize>N + <usize>jc) << 3), N, kc, nc);
+      for (let ic = 0; ic < M; ic += MC64) {
+        const mc = min(MC64, M - ic);
+        packA64(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 3), K, mc, kc);
+        for (let jr = 0; jr < nc; jr += NR64) {
+          const nr = min(NR64, nc - jr);
+          const bPanel = pb + <usize>jr * <usize>kc * 8;
+          for (let ir = 0; ir < mc; ir += MR64) {
+            const mr = min(MR64, mc - ir);
+            const aPanel = pa + <usize>ir * <usize>kc * 8;
+            const cTile = c + <usize>(ic + ir) * ldcBytes + (<usize>(jc + jr) << 3);
+            if (mr == MR64 && nr == NR64) {
+              kernel64(aPanel, bPanel, kc, cTile, ldcBytes, acc);
+            } else {
+              if (acc)
+                for (let i = 0; i < mr; i++)
+                  memory.copy(tile + <usize>i * NR64 * 8, cTile + <usize>i * ldcBytes, <usize>nr << 3);
+              kernel64(aPanel, bPanel, kc, tile, NR64 * 8, acc);
+              for (let i = 0; i < mr; i++)
+                memory.copy(cTile + <usize>i * ldcBytes, tile + <usize>i * NR64 * 8, <usize>nr << 3);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Batched float64 matmul, same contract as matmulF32; work holds workBytesF64() bytes. */
+export function matmulF64(
+  a: usize, b: usize, c: usize, M: i32, K: i32, N: i32,
+  batches: i32, aMap: usize, bMap: usize, work: usize,
+): void {
+  const aStride = <usize>M * <usize>K * 8;
+  const bStride = <usize>K * <usize>N * 8;
+  const cStride = <usize>M * <usize>N * 8;
+  for (let bt = 0; bt < batches; bt++) {
+    const ai = <usize>load<i32>(aMap + (<usize>bt << 2));
+    const bi = <usize>load<i32>(bMap + (<usize>bt << 2));
+    gemm64(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, M, K, N, work);
+  }
+}

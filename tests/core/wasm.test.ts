@@ -1,0 +1,230 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { matmul as matmulKernel, matmulRef } from "../../core/kernels.js";
+import {
+  getKernelBackend, matmulPrefersWasm, matmulWasm, setKernelBackend, wasmAvailable, wasmLoadError, WASM_MATMUL_MIN_WORK,
+} from "../../core/wasm/backend.js";
+import { KERNELS_SOURCE_SHA256 } from "../../core/wasm/kernels.generated.js";
+import { tensor, dataOf, type Data, type DType } from "../../core/tensor.js";
+import { ArgumentError } from "../../core/errors.js";
+import { matmul } from "../../autograd/index.js";
+
+// Accuracy claims under test:
+// - float64: the WebAssembly kernel sums every C entry over k = 0..K-1 in order with separate multiply and
+//   add, exactly as matmulRef does, so results are identical bit for bit (compared with Object.is, which
+//   also tells -0 from +0 and matches NaN with NaN).
+// - float32: the kernel rounds each product and partial sum to float32; matmulRef sums in float64 and rounds
+//   once. With u = 2^-24 the standard bound gives, per entry,
+//     |wasm - ref| <= (K + 2) * u * sum_k |a_ik * b_kj|      (for K <= 5000; operands here have no subnormals).
+const U32 = 2 ** -24;
+
+/** Deterministic values in [-1, 1) from a seed that fast-check chose (no Math.random in a property). */
+function values(n: number, seed: number, dtype: DType): Data {
+  const x = dtype === "float32" ? new Float32Array(n) : new Float64Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    x[i] = s / 2 ** 31 - 1;
+  }
+  return x;
+}
+
+interface Problem {
+  M: number; K: number; N: number;
+  aCount: number; bCount: number;
+  aBatch: Int32Array; bBatch: Int32Array;
+  a: Data; b: Data;
+}
+
+function problem(dtype: DType, M: number, K: number, N: number, aBatch: number[], bBatch: number[], seed: number): Problem {
+  const aCount = Math.max(0, ...aBatch) + 1;
+  const bCount = Math.max(0, ...bBatch) + 1;
+  return {
+    M, K, N, aCount, bCount,
+    aBatch: Int32Array.from(aBatch), bBatch: Int32Array.from(bBatch),
+    a: values(aCount * M * K, seed, dtype), b: values(bCount * K * N, seed ^ 0x5bd1e995, dtype),
+  };
+}
+
+const runWasm = (p: Problem, dtype: DType): Data => {
+  const c = matmulWasm(p.a, p.b, p.M, p.K, p.N, p.aBatch.length, p.aBatch, p.bBatch, dtype);
+  if (c === null) throw new Error(`WebAssembly matmul declined [${p.M},${p.K}]@[${p.K},${p.N}]: ${String(wasmLoadError())}`);
+  return c;
+};
+const runRef = (p: Problem, dtype: DType): Data => matmulRef(p.a, p.b, p.M, p.K, p.N, p.aBatch.length, p.aBatch, p.bBatch, dtype);
+
+/** Index of the first entry that differs bit for bit, or -1. */
+function firstDifference(x: Data, y: Data): number {
+  if (x.length !== y.length) return Math.min(x.length, y.length);
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return i;
+  return -1;
+}
+
+/** Worst ratio |wasm - ref| / ((K + 2) u Σ|a||b|) over all entries; the float32 claim is that it is <= 1. */
+function worstFloat32Ratio(p: Problem, wasm: Data, ref: Data): number {
+  const { M, K, N } = p;
+  let worst = 0;
+  for (let bt = 0; bt < p.aBatch.length; bt++) {
+    const aOff = p.aBatch[bt]! * M * K, bOff = p.bBatch[bt]! * K * N;
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let mag = 0;
+        for (let k = 0; k < K; k++) mag += Math.abs(p.a[aOff + i * K + k]! * p.b[bOff + k * N + j]!);
+        const idx = bt * M * N + i * N + j;
+        const err = Math.abs(wasm[idx]! - ref[idx]!);
+        const bound = (K + 2) * U32 * mag;
+        const ratio = err === 0 ? 0 : bound === 0 ? Infinity : err / bound;
+        if (!(ratio <= worst)) worst = ratio;
+      }
+  }
+  return worst;
+}
+
+function expectAgrees(p: Problem, dtype: DType): void {
+  const wasm = runWasm(p, dtype);
+  const ref = runRef(p, dtype);
+  expect(wasm).toBeInstanceOf(dtype === "float32" ? Float32Array : Float64Array);
+  expect(wasm.length).toBe(p.aBatch.length * p.M * p.N);
+  if (dtype === "float64") {
+    const i = firstDifference(wasm, ref);
+    expect(i, `first differing entry ${i}: wasm ${wasm[i]} vs ref ${ref[i]}`).toBe(-1);
+  } else {
+    expect(worstFloat32Ratio(p, wasm, ref)).toBeLessThanOrEqual(1);
+  }
+}
+
+// Sizes around the kernel's blocks: micro-tiles are 6 x 8 (float32) and 6 x 4 (float64), so primes and
+// values just off multiples of 4, 6 and 8 exercise every zero-padded edge path.
+const dim = fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(1, 2, 3, 5, 7, 11, 13, 17, 23, 29, 31, 37, 41, 47, 53));
+
+const batchedProblem = (dtype: DType) =>
+  fc
+    .record({
+      M: dim, K: dim, N: dim,
+      aCount: fc.integer({ min: 1, max: 3 }), bCount: fc.integer({ min: 1, max: 3 }),
+      batches: fc.integer({ min: 1, max: 4 }),
+      seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    })
+    .chain((r) =>
+      fc.record({
+        r: fc.constant(r),
+        aMap: fc.array(fc.integer({ min: 0, max: r.aCount - 1 }), { minLength: r.batches, maxLength: r.batches }),
+        bMap: fc.array(fc.integer({ min: 0, max: r.bCount - 1 }), { minLength: r.batches, maxLength: r.batches }),
+      }),
+    )
+    .map(({ r, aMap, bMap }) => problem(dtype, r.M, r.K, r.N, aMap, bMap, r.seed));
+
+describe("WebAssembly kernels", () => {
+  afterEach(() => {
+    setKernelBackend("auto");
+  });
+
+  it("load synchronously in Node", () => {
+    expect(wasmLoadError()).toBeUndefined();
+    expect(wasmAvailable()).toBe(true);
+  });
+
+  it("were compiled from the committed AssemblyScript source", () => {
+    const source = readFileSync(new URL("../../core/wasm/kernels.as", import.meta.url), "utf8");
+    const hash = createHash("sha256").update(source).digest("hex");
+    expect(hash, "core/wasm/kernels.generated.ts is stale: run npm run build:wasm").toBe(KERNELS_SOURCE_SHA256);
+  });
+
+  for (const dtype of ["float64", "float32"] as const) {
+    const claim = dtype === "float64" ? "bit for bit" : "within (K + 2)·2^-24·Σ|a||b|";
+    it(`matmul equals the TypeScript reference ${claim} over random batched, broadcast shapes (${dtype})`, () => {
+      fc.assert(fc.property(batchedProblem(dtype), (p) => expectAgrees(p, dtype)), { numRuns: 60 });
+    });
+
+    it(`matmul equals the TypeScript reference ${claim} across cache-block boundaries (${dtype})`, () => {
+      // KC = 256 (both dtypes), MC = 120 / 60 and NC = 1024 / 512 (float32 / float64): one past each block
+      // forces a reloaded partial sum, a second row block and a second column block.
+      const [mc, nc] = dtype === "float32" ? [120, 1024] : [60, 512];
+      expectAgrees(problem(dtype, mc + 1, 257, 9, [0], [0], 7), dtype);
+      expectAgrees(problem(dtype, 7, 513, 13, [0, 0], [1, 0], 11), dtype);
+      expectAgrees(problem(dtype, 5, 300, nc + 3, [0], [0], 13), dtype);
+      expectAgrees(problem(dtype, mc + 7, 11, 29, [0, 1], [0, 0], 17), dtype);
+    });
+  }
+
+  it("matmul propagates Inf and NaN exactly as the reference does (float64)", () => {
+    fc.assert(
+      fc.property(dim, dim, dim, fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.array(fc.constantFrom(Infinity, -Infinity, NaN, 0, -0), { minLength: 1, maxLength: 6 }), (M, K, N, seed, specials) => {
+        const p = problem("float64", M, K, N, [0], [0], seed);
+        // Scatter the specials over both operands at positions derived from the seed.
+        specials.forEach((v, i) => {
+          const target = i % 2 ? p.b : p.a;
+          target[(seed + i * 7919) % target.length] = v;
+        });
+        const i = firstDifference(runWasm(p, "float64"), runRef(p, "float64"));
+        expect(i).toBe(-1);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("matmul with an empty inner dimension returns zeros even after a call left data in memory", () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      runWasm(problem(dtype, 9, 9, 9, [0], [0], 3), dtype);
+      const c = runWasm(problem(dtype, 9, 0, 9, [0], [0], 3), dtype);
+      expect(Array.from(c)).toEqual(new Array(81).fill(0));
+      expect(runWasm(problem(dtype, 0, 5, 4, [0], [0], 3), dtype).length).toBe(0);
+      expect(runWasm(problem(dtype, 4, 5, 0, [0], [0], 3), dtype).length).toBe(0);
+    }
+  });
+
+  it("matmul leaves its operands unchanged", () => {
+    const p = problem("float32", 13, 17, 19, [0, 1], [0, 0], 5);
+    const a0 = p.a.slice(), b0 = p.b.slice();
+    runWasm(p, "float32");
+    expect(firstDifference(p.a, a0)).toBe(-1);
+    expect(firstDifference(p.b, b0)).toBe(-1);
+  });
+});
+
+describe("kernel backend switch", () => {
+  afterEach(() => {
+    setKernelBackend("auto");
+  });
+
+  it("routes matmul to WebAssembly above the crossover under 'auto' and to the reference under 'ts'", () => {
+    expect(matmulPrefersWasm(WASM_MATMUL_MIN_WORK)).toBe(true);
+    expect(matmulPrefersWasm(WASM_MATMUL_MIN_WORK - 1)).toBe(false);
+    // float32 with K = 200: the two kernels round differently, so which one ran shows in the bits.
+    const p = problem("float32", 20, 200, 30, [0], [0], 23);
+    const viaWasm = runWasm(p, "float32");
+    const viaRef = runRef(p, "float32");
+    expect(firstDifference(viaWasm, viaRef)).not.toBe(-1);
+    const run = () => matmulKernel(p.a, p.b, p.M, p.K, p.N, 1, p.aBatch, p.bBatch, "float32");
+    expect(firstDifference(run(), viaWasm)).toBe(-1);
+    setKernelBackend("ts");
+    expect(firstDifference(run(), viaRef)).toBe(-1);
+    setKernelBackend("wasm");
+    expect(matmulPrefersWasm(1)).toBe(true);
+  });
+
+  it("gives the same public matmul under 'ts' and 'wasm' for broadcast batches (float64)", () => {
+    const a = tensor(values(3 * 1 * 7 * 11, 41, "float64"), { dtype: "float64", shape: [3, 1, 7, 11] });
+    const b = tensor(values(4 * 11 * 5, 43, "float64"), { dtype: "float64", shape: [4, 11, 5] });
+    setKernelBackend("ts");
+    const ref = matmul(a, b);
+    setKernelBackend("wasm");
+    const out = matmul(a, b);
+    expect(out.shape).toEqual([3, 4, 7, 5]);
+    expect(firstDifference(dataOf(out), dataOf(ref))).toBe(-1);
+  });
+
+  it("returns the previous choice and rejects unknown backends with an ArgumentError", () => {
+    setKernelBackend("auto");
+    expect(setKernelBackend("ts")).toBe("auto");
+    expect(getKernelBackend()).toBe("ts");
+    expect(setKernelBackend("wasm")).toBe("ts");
+    expect(() => setKernelBackend("gpu" as never)).toThrow(ArgumentError);
+    expect(() => setKernelBackend("gpu" as never)).toThrow(/setKernelBackend: choice must be 'auto', 'ts' or 'wasm', got gpu/);
+  });
+});
