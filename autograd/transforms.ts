@@ -34,7 +34,8 @@ const backward = (tape: Tape, seeds: Map<number, Tensor>, wrt: readonly Tensor[]
       if (dx.shape.length !== x.shape.length || dx.shape.some((d, j) => d !== x.shape[j]))
         throw new ShapeError(rule.name, [x.shape, dx.shape], `the VJP returned a gradient of shape ${fmtShape(dx.shape)} for input ${i} of shape ${fmtShape(x.shape)}`);
       const prev = ct.get(x.id);
-      ct.set(x.id, prev === undefined ? dx : add(prev, dx)); // sum, never overwrite: shared weights add up
+      // sum, never overwrite: shared weights add up (the sum is part of this rule's backward pass for debugNans)
+      ct.set(x.id, prev === undefined ? dx : inBackwardOf(rule.name, () => add(prev, dx)));
     }
   }
   return wrt.map((x) => ct.get(x.id) ?? zeros(x.shape, x.dtype));
