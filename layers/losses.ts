@@ -13,7 +13,7 @@ import { expandDims } from "../autograd/primitives/shape.js";
 import { expectTensor } from "../autograd/primitives/operand.js";
 
 /** Class indices (integers) or a probability distribution: a Tensor, an Int32Array or nested arrays of numbers. */
-export type Targets = Tensor | Int32Array | NestedArray | readonly unknown[];
+export type LossTargets = Tensor | Int32Array | NestedArray | readonly unknown[];
 
 /** Flat numbers and shape of a targets/mask argument given as a tensor, typed array, number or nested arrays. */
 const flatOf = (op: string, name: string, v: unknown): { flat: ArrayLike<number>; shape: number[] } => {
@@ -86,7 +86,7 @@ const checkLogits = (op: string, logits: unknown): Tensor => {
 };
 
 /** Cross-entropy per row, `-Σ_k y_k log softmax(z)_k`; `keep` (flat 0/1 over rows) marks rows whose indices are ignored. */
-const crossEntropy = (op: string, z: Tensor, targets: Targets, keep?: ArrayLike<number>): Tensor => {
+const crossEntropy = (op: string, z: Tensor, targets: LossTargets, keep?: ArrayLike<number>): Tensor => {
   const V = z.shape[z.shape.length - 1]!;
   const lead = z.shape.slice(0, -1);
   const y = isDistribution(targets, z.shape)
@@ -99,7 +99,7 @@ const crossEntropy = (op: string, z: Tensor, targets: Targets, keep?: ArrayLike<
  * `softmaxCrossEntropy(z, y) = -Σ_k y_k log softmax(z)_k = logSumExp(z) - z_y` per example, shape `z.shape[:-1]`.
  * `targets` are class indices of shape `z.shape[:-1]` or a distribution of `z`'s shape; ∂L/∂z = ŷ - y.
  */
-export const softmaxCrossEntropy = (logits: Tensor, targets: Targets): Tensor => crossEntropy("softmaxCrossEntropy", checkLogits("softmaxCrossEntropy", logits), targets);
+export const softmaxCrossEntropy = (logits: Tensor, targets: LossTargets): Tensor => crossEntropy("softmaxCrossEntropy", checkLogits("softmaxCrossEntropy", logits), targets);
 
 export interface BinaryCrossEntropyOptions {
   /** `true` (default): the first argument holds logits z; `false`: it holds probabilities p in [0, 1]. */
@@ -138,11 +138,11 @@ export const binaryCrossEntropy = (logitsOrProbs: Tensor, targets: Tensor | Nest
   return neg(add(mul(y, log(pc)), mul(sub(1, y), log(sub(1, pc)))));
 };
 
-export type Reduction = "mean" | "sum" | "none";
+export type LossReduction = "mean" | "sum" | "none";
 
 export interface SequenceLossOptions {
   /** Over the batch, after summing over time: 'mean' (default) = Σ_b Σ_t / B, 'sum' = Σ_b Σ_t, 'none' = per sequence [B]. */
-  reduction?: Reduction;
+  reduction?: LossReduction;
 }
 
 /**
@@ -150,7 +150,7 @@ export interface SequenceLossOptions {
  * step t: the course's `L = Σ_t L<t>` per sequence, averaged over the batch ('sum' adds, 'none' returns the [B] sums).
  * Masked steps (m = 0) contribute exactly 0 to the value and gradient, whatever their logits or targets hold.
  */
-export const sequenceLoss = (logits: Tensor, targets: Targets, mask?: Tensor | NestedArray, options: SequenceLossOptions = {}): Tensor => {
+export const sequenceLoss = (logits: Tensor, targets: LossTargets, mask?: Tensor | NestedArray, options: SequenceLossOptions = {}): Tensor => {
   const op = "sequenceLoss";
   const z = expectTensor(op, "logits", logits);
   if (z.shape.length !== 3) throw new ShapeError(op, [z.shape], `logits must be time-major [T, B, V], got ${fmtShape(z.shape)}`);
