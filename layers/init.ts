@@ -27,7 +27,7 @@ const fans = (shape: readonly number[]): [number, number] => {
   return [shape[shape.length - 2]! * receptive, shape[shape.length - 1]! * receptive];
 };
 
-/** `glorotUniform(key, [fanIn, fanOut]) ~ U(-l, l)` with `l = √(6 / (fanIn + fanOut))` (Glorot & Bengio 2010). */
+/** `glorotUniform(key, [fanIn, fanOut]) ~ U(-l, l)` with `l = √(6 / (fanIn + fanOut))` (the fan-average rule, AISTATS 2010). */
 export const glorotUniform: Initializer = (key, shape, dtype) => {
   const s = orThrow(validateShape("glorotUniform", shape));
   const [fi, fo] = fans(s);

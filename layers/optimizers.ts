@@ -144,7 +144,7 @@ export const sgd = (lr: number): Optimizer<SgdState> => {
   return makeOptimizer<SgdState>("sgd", [], false, (g, p) => [sub(p, mul(g, lr)), []]);
 };
 
-/** `momentum(lr, β = 0.9)`: v ← β·v + g; p ← p − lr·v (heavy ball, as PyTorch and Keras; Ng's v ← βv + (1−β)g is lr·(1−β) here). */
+/** `momentum(lr, β = 0.9)`: v ← β·v + g; p ← p − lr·v (heavy ball, as PyTorch and Keras; the EMA form v ← βv + (1−β)g is this with lr·(1−β)). */
 export const momentum = (lr: number, beta = 0.9): Optimizer<MomentumState> => {
   learningRate("momentum", lr);
   decayRate("momentum", "beta", beta);
@@ -154,7 +154,7 @@ export const momentum = (lr: number, beta = 0.9): Optimizer<MomentumState> => {
   });
 };
 
-/** `adagrad(lr, eps = 1e-10)`: G ← G + g²; p ← p − lr·g / (√G + ε) (Duchi et al. 2011, ε outside the root as in PyTorch). */
+/** `adagrad(lr, eps = 1e-10)`: G ← G + g²; p ← p − lr·g / (√G + ε) (AdaGrad, JMLR 2011; ε outside the root as in PyTorch). */
 export const adagrad = (lr: number, eps = 1e-10): Optimizer<AdagradState> => {
   learningRate("adagrad", lr);
   epsilon("adagrad", eps);
@@ -171,7 +171,7 @@ export interface RmspropOptions {
   eps?: number;
 }
 
-/** `rmsprop(lr, { decay: ρ = 0.9, eps = 1e-8 })`: s ← ρ·s + (1−ρ)·g²; p ← p − lr·g / (√s + ε) (Hinton's lecture 6e). */
+/** `rmsprop(lr, { decay: ρ = 0.9, eps = 1e-8 })`: s ← ρ·s + (1−ρ)·g²; p ← p − lr·g / (√s + ε) (RMSprop as first taught in lecture 6e of the 2012 Neural Networks course). */
 export const rmsprop = (lr: number, options: RmspropOptions = {}): Optimizer<RmspropState> => {
   const { decay = 0.9, eps = 1e-8 } = options;
   learningRate("rmsprop", lr);
@@ -193,7 +193,7 @@ export interface AdamOptions {
 }
 
 /**
- * `adam(lr, { β₁ = 0.9, β₂ = 0.999, ε = 1e-8 })` (Kingma & Ba 2015, Algorithm 1): m ← β₁m + (1−β₁)g;
+ * `adam(lr, { β₁ = 0.9, β₂ = 0.999, ε = 1e-8 })` (Algorithm 1 of the Adam paper, ICLR 2015): m ← β₁m + (1−β₁)g;
  * v ← β₂v + (1−β₂)g²; m̂ = m/(1−β₁ᵗ); v̂ = v/(1−β₂ᵗ); p ← p − lr·m̂/(√v̂ + ε).
  */
 export const adam = (lr: number, options: AdamOptions = {}): Optimizer<AdamState> => {
