@@ -202,9 +202,9 @@ describe("gather and scatterAdd", () => {
         const idx = Int32Array.from(indices);
         const outShape = shape.map((d, i) => (i === axis ? idx.length : d));
         const x = data(sizeOf(shape)), g = data(sizeOf(outShape));
-        const lhs = K.gather(x, shape, idx, axis, "float64").reduce((s, v, i) => s + v * g[i]!, 0);
+        const lhs = Array.from(K.gather(x, shape, idx, axis, "float64")).reduce((s, v, i) => s + v * g[i]!, 0);
         const sc = K.scatterAdd(g, shape, idx, axis, "float64");
-        const rhs = sc.reduce((s, v, i) => s + v * x[i]!, 0);
+        const rhs = Array.from(sc).reduce((s, v, i) => s + v * x[i]!, 0);
         expect(Math.abs(lhs - rhs)).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(lhs)));
       }),
       RUNS,
