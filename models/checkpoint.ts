@@ -35,6 +35,12 @@ const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor",
 const MAX_TREE_DEPTH = 1000;
 const MAX_RANK = 64;
 
+/**
+ * What can be saved: a parameter tree (nested plain objects and arrays with Tensor leaves). Typed as `object`
+ * so that params declared with interfaces are accepted too; the leaves are checked when saving.
+ */
+export type TreeLike = Tree | object;
+
 /** String-to-string metadata stored beside the tensors. */
 export type CheckpointMetadata = Record<string, string>;
 
@@ -95,10 +101,10 @@ const checkMetadata = (op: string, metadata: unknown): [string, string][] => {
   });
 };
 
-const encode = (op: string, tree: Tree, metadata: unknown): Uint8Array => {
+const encode = (op: string, tree: TreeLike, metadata: unknown): Uint8Array => {
   assertTensorTree(op, "tree", tree);
   const meta = checkMetadata(op, metadata);
-  const { leaves, paths, def } = flatten(tree);
+  const { leaves, paths, def } = flatten(tree as Tree);
   checkKeys(op, def, "");
   const seen = new Set<string>();
   paths.forEach((p) => {
@@ -144,7 +150,7 @@ const writeLE = (d: Data, out: Uint8Array, at: number): void => {
 };
 
 /** `encodeSafetensors(tree, metadata?)`: the safetensors bytes of a tensor tree (pure; works in a browser). */
-export const encodeSafetensors = (tree: Tree, metadata?: CheckpointMetadata): Uint8Array => encode("encodeSafetensors", tree, metadata);
+export const encodeSafetensors = (tree: TreeLike, metadata?: CheckpointMetadata): Uint8Array => encode("encodeSafetensors", tree, metadata);
 
 // ---- a strict JSON reader ---------------------------------------------------------------------------------
 
@@ -536,7 +542,7 @@ const writeFailed = (path: string, e: unknown): CheckpointError =>
   e instanceof CheckpointError ? e : new CheckpointError(path, `could not be written (the previous checkpoint, if any, is untouched): ${(e as Error).message}`, { cause: e });
 
 /** `saveCheckpoint(path, tree, metadata?)`: writes the tree atomically (temp file, fsync, rename, fsync folder). */
-export const saveCheckpoint = async (path: string, tree: Tree, metadata?: CheckpointMetadata): Promise<void> => {
+export const saveCheckpoint = async (path: string, tree: TreeLike, metadata?: CheckpointMetadata): Promise<void> => {
   const op = "saveCheckpoint";
   checkPath(op, path);
   const bytes = encode(op, tree, metadata);
@@ -568,7 +574,7 @@ export const saveCheckpoint = async (path: string, tree: Tree, metadata?: Checkp
 };
 
 /** `saveCheckpointSync(path, tree, metadata?)`: the synchronous form of `saveCheckpoint`. */
-export const saveCheckpointSync = (path: string, tree: Tree, metadata?: CheckpointMetadata): void => {
+export const saveCheckpointSync = (path: string, tree: TreeLike, metadata?: CheckpointMetadata): void => {
   const op = "saveCheckpointSync";
   checkPath(op, path);
   const bytes = encode(op, tree, metadata);

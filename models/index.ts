@@ -10,4 +10,4 @@ export {
   RESERVED_METADATA_PREFIX,
   MAX_HEADER_BYTES,
 } from "./checkpoint.js";
-export type { Checkpoint, CheckpointMetadata } from "./checkpoint.js";
+export type { Checkpoint, CheckpointMetadata, TreeLike } from "./checkpoint.js";
