@@ -76,7 +76,9 @@ export class Tensor {
   }
 
   toString(): string {
-    const v = this.size <= 64 ? JSON.stringify(this.toArray()) : `${this.size} values`;
+    // plain JSON would print NaN and ±Infinity as null, hiding exactly the values people print tensors to find
+    const nonFinite = (_k: string, x: unknown) => (typeof x === "number" && !Number.isFinite(x) ? `#${x}#` : x);
+    const v = this.size <= 64 ? JSON.stringify(this.toArray(), nonFinite).replace(/"#([^#"]+)#"/g, "$1") : `${this.size} values`;
     return `Tensor(${fmtShape(this.shape)}, ${this.dtype}, ${v})`;
   }
 

@@ -208,4 +208,9 @@ describe("item()", () => {
     expect(tensor([1, 2]).toString()).toBe("Tensor([2], float32, [1,2])");
     expect(zeros([100]).toString()).toBe("Tensor([100], float32, 100 values)");
   });
+
+  it("prints NaN and infinities as themselves, not as null", () => {
+    expect(tensor([[NaN, Infinity], [-Infinity, 1]]).toString()).toBe("Tensor([2,2], float32, [[NaN,Infinity],[-Infinity,1]])");
+    expect(tensor(NaN).toString()).toBe("Tensor([], float32, NaN)");
+  });
 });
