@@ -253,7 +253,7 @@ function reduceAxis(op: ReduceOp, x: Data, outer: number, n: number, inner: numb
   return y;
 }
 
-/** Index of the largest entry along the last axis (first one on ties). */
+/** Index of the largest entry along the last axis (first one on ties; the first NaN, as max propagates NaN). */
 export function argmaxLast(x: Data, rows: number, n: number): Int32Array {
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -261,6 +261,10 @@ export function argmaxLast(x: Data, rows: number, n: number): Int32Array {
     let bv = -Infinity;
     for (let i = 0; i < n; i++) {
       const v = x[r * n + i]!;
+      if (v !== v) {
+        best = i;
+        break;
+      }
       if (v > bv) {
         bv = v;
         best = i;

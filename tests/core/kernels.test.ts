@@ -261,6 +261,10 @@ describe("reductions", () => {
     expect(Math.abs(s - 100_000)).toBeLessThan(0.01);
   });
 
+  it("points argmaxLast at the first NaN of a row, as max propagates it (NumPy and JAX agree)", () => {
+    expect(Array.from(K.argmaxLast(new Float64Array([1, NaN, 3, NaN, 0, 2]), 2, 3))).toEqual([1, 0]);
+  });
+
   it("finds the first largest entry of each row with argmaxLast", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), (rows, n) => {
