@@ -91,6 +91,8 @@ export interface CellReport {
 export const REASSOCIATION_TOLERANCE = { rtol: 1e-9, atol: 1e-12 } as const;
 
 const TINY = 1e-300;
+/** e / t with 0 / 0 = 0 (an exact match under a zero tolerance is not a failure). */
+const ratio = (e: number, t: number): number => (e === 0 ? 0 : e / t);
 
 // ---- comparisons as reports -------------------------------------------------------------------------------
 
@@ -130,7 +132,7 @@ export const compareTrees = (label: string, a: Tree, b: Tree, tol: { rtol: numbe
       checked++;
       maxRel = Math.max(maxRel, relError);
       maxAbs = Math.max(maxAbs, absError);
-      const score = Math.min(relError / tol.rtol, absError / tol.atol);
+      const score = Math.min(ratio(relError, tol.rtol), ratio(absError, tol.atol));
       if (score > worstScore) {
         worstScore = score;
         worst = { path, index: k, multiIndex: multiIndexOf(k, la.shape), analytic: x, numeric: y, relError, absError };

@@ -5,3 +5,6 @@ export { allSuites, primitiveSuites, secondOrderSuites, propertySuite, excess, D
 export type { Suite, SuiteResult, SuiteFailure, CaseCheck, Tolerance, PropertySuiteSpec } from "./suites/index.js";
 export { runSuites, formatTable, toJson, selectSuites } from "./runner.js";
 export type { RunOptions, RunSummary, TimedResult } from "./runner.js";
+export { checkCell, formatCellReport, compareTrees, assertCell, maskPattern, REASSOCIATION_TOLERANCE } from "./checkCell.js";
+export type { CheckCellOptions, CellCheck, CellReport } from "./checkCell.js";
+export { cellSuites, identitySuites } from "./suites/index.js";

@@ -10,6 +10,8 @@ import { softmaxSuites } from "./softmax.js";
 import { shapeSuites } from "./shape.js";
 import { matmulSuites } from "./matmul.js";
 import { secondOrderSuites } from "./secondOrder.js";
+import { cellSuites } from "./cells.js";
+import { identitySuites } from "./identities.js";
 
 /** Every primitive's VJP, proved against finite differences in float64. */
 export const primitiveSuites: readonly Suite[] = [...unarySuites, ...binarySuites, ...reduceSuites, ...softmaxSuites, ...shapeSuites, ...matmulSuites];
@@ -18,8 +20,11 @@ export const primitiveSuites: readonly Suite[] = [...unarySuites, ...binarySuite
 export const allSuites: readonly Suite[] = [
   ...primitiveSuites,
   ...secondOrderSuites,
+  ...cellSuites,
+  ...identitySuites,
 ];
 
 export { unarySuites, binarySuites, reduceSuites, softmaxSuites, shapeSuites, matmulSuites, secondOrderSuites };
+export { cellSuites, identitySuites };
 export { propertySuite, excess, DEFAULT_TOLERANCE } from "./suite.js";
 export type { Suite, SuiteResult, SuiteFailure, CaseCheck, Tolerance, PropertySuiteSpec } from "./suite.js";

@@ -5,6 +5,8 @@ import { normal, splitKey, type Key } from "../../core/random.js";
 import { add, concat, customVjp, matmul, mean, mul, sigmoid, stopGradient, sub, tanh, transpose } from "../../autograd/index.js";
 import { checkCell, compareTrees, formatCellReport, maskPattern } from "../../proofs/checkCell.js";
 import type { Cell } from "../../layers/cells/types.js";
+import { LIBRARY_CELLS, cellSuites, reportToChecks } from "../../proofs/suites/cells.js";
+import { allSuites } from "../../proofs/suites/index.js";
 
 // Tiny cells written here, independent of the library cells, so checkCell is tested on its own.
 
@@ -226,5 +228,26 @@ describe("compareTrees", () => {
     expect(r.worst!.path).toBe("v");
     expect(r.worst!.relError).toBeCloseTo(0.3 / 6.3, 12);
     expect(compareTrees("t", f64([0, 1e-13]), f64([1e-13, 0]), { rtol: 1e-6, atol: 1e-12 }).ok).toBe(true);
+  });
+});
+
+describe("the library cell suites", () => {
+  it("prove every cell and variant with checkCell, first and second order, and are registered", () => {
+    const names = allSuites.map((s) => s.name);
+    expect(LIBRARY_CELLS.map((c) => c.name)).toEqual(["rnn tanh", "rnn relu", "gru minimal", "gru full", "gru reset-after", "lstm forgetBias 1", "lstm forgetBias 0"]);
+    for (const suite of cellSuites) {
+      expect(names).toContain(suite.name);
+      const r = suite.run(42);
+      expect(r.ok, r.failure ? `${suite.name}: ${r.failure.message}\n${r.failure.counterexample}` : "").toBe(true);
+      // six numeric comparisons per case: 3 BPTT gradients, sharing, masking, H·v
+      expect(r.checks).toBe(6 * suite.cases);
+    }
+  });
+
+  it("turn a failed check without numbers into a thrown error that carries the report", () => {
+    const r = checkCell(elman(), { steps: 2 });
+    const broken = { ...r, ok: false, checks: r.checks.map((c) => (c.name === "purity: inputs untouched" ? { ...c, ok: false, detail: "params.b changed" } : c)) };
+    expect(() => reportToChecks(broken, "case")).toThrow(/purity: inputs untouched: params.b changed/);
+    expect(reportToChecks(r, "case").map((c) => c.label)).toContain("case parameter sharing");
   });
 });
