@@ -12,7 +12,7 @@ import { dataOf, fromData, isTensor, zeros, ones, type Tensor } from "../core/te
 import { bind, inBackwardOf, popTape, pushTape, record, withoutTapes, type Differentiable, type Tape } from "./tape.js";
 import { add } from "./primitives/binary.js";
 import { identity } from "./primitives/unary.js";
-import { assertTensorTree, flatten, map, unflatten, type Tree } from "./tree.js";
+import { assertTensorTree, flatten, map, unflatten, TreeMismatchError, type Tree } from "./tree.js";
 
 export type Pullback = (cotangent: Tree) => Tree[];
 
@@ -61,9 +61,18 @@ export function vjp<Out extends Tree>(f: (...args: any[]) => Out, ...primals: Tr
   const outFlat = flatten(out as Tree);
   const pullback: Pullback = (cotangent) => {
     assertTensorTree("vjp pullback", "the cotangent", cotangent);
-    const cts = flatten(cotangent).leaves;
-    if (cts.length !== outFlat.leaves.length)
-      throw new ArgumentError("vjp pullback", "the cotangent", `has ${cts.length} leaves but the output has ${outFlat.leaves.length}`);
+    const given = flatten(cotangent).leaves.length;
+    if (given !== outFlat.leaves.length)
+      throw new ArgumentError("vjp pullback", "the cotangent", `has ${given} leaves but the output has ${outFlat.leaves.length}`);
+    // align by structure and object keys, not by key order: {z, y} must not feed y's cotangent to z
+    let aligned: Tree;
+    try {
+      aligned = map((_o: Tensor, c: Tensor) => c, out as Tree, cotangent);
+    } catch (e) {
+      if (e instanceof TreeMismatchError) throw new TreeMismatchError("vjp pullback", e.left, e.right, e.path);
+      throw e;
+    }
+    const cts = flatten(aligned).leaves;
     const seeds = new Map<number, Tensor>();
     outFlat.leaves.forEach((o, i) => {
       const c = cts[i]!;

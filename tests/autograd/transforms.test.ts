@@ -4,7 +4,7 @@ import { ArgumentError, ShapeError } from "../../core/errors.js";
 import { foldIn, normal, randomKey } from "../../core/random.js";
 import {
   add, customVjp, div, exp, grad, jvp, log, matmul, mean, mul, neg, sigmoid, stopGradient, sub, sum, tanh, transpose, valueAndGrad, vjp,
-  type Tree,
+  TreeMismatchError, type Tree,
 } from "../../autograd/index.js";
 
 // Gradients are compared in float64 with hand-derived formulas written here in plain JS; tolerance 1e-12
@@ -102,6 +102,18 @@ describe("vjp", () => {
     expectClose(dw.a, [1, 0, -3]);
   });
 
+  it("matches cotangent objects to the output by key, not by the order the keys were written", () => {
+    const [, pb] = vjp((x: Tensor) => ({ y: mul(x, 2), z: mul(x, 3) }), f64([1, 1]));
+    // dx = 2·dy + 3·dz
+    expectClose(pb({ z: f64([1, 0]), y: f64([0, 1]) })[0] as Tensor, [3, 2]);
+  });
+
+  it("refuses a cotangent tree with the right number of leaves but another structure, printing both", () => {
+    const [, pb] = vjp((x: Tensor) => ({ y: x, z: x }), f64([1, 2]));
+    expect(() => pb([f64([1, 2]), f64([1, 2])] as unknown as Tree)).toThrow(TreeMismatchError);
+    expect(() => pb({ y: f64([1, 2]), w: f64([1, 2]) })).toThrow(/^vjp pullback: tree structures differ at the root:\n  \{y: \*, z: \*\}\n  \{y: \*, w: \*\}/);
+  });
+
   it("can be pulled back more than once with different cotangents", () => {
     const [, pb] = vjp((x: Tensor) => mul(x, x), f64([1, 2]));
     expectClose(pb(f64([1, 1]))[0] as Tensor, [2, 4]);
@@ -139,6 +151,13 @@ describe("jvp", () => {
     const minus = f(sub(W, mul(tW, h)), sub(x, mul(tx, h))).toFlatArray();
     const [, jt] = jvp(f, [W, x], [tW, tx]);
     expectClose(jt as Tensor, plus.map((p, i) => (p - minus[i]!) / (2 * h)), 1e-7);
+  });
+
+  it("matches tangent objects to the primals by key, not by the order the keys were written", () => {
+    const f = (p: { a: Tensor; b: Tensor }) => mul(p.a, p.b);
+    const [, t] = jvp(f, [{ a: f64([1, 2]), b: f64([3, 4]) }], [{ b: f64([0, 1]), a: f64([1, 0]) }]);
+    // d(a⊙b) = da⊙b + a⊙db
+    expectClose(t as Tensor, [3, 2]);
   });
 
   it("refuses primals and tangents of different lengths", () => {
