@@ -1,8 +1,8 @@
 /**
  * The functional PRNG: explicit keys, no hidden state. Same key, same numbers, on every machine.
  *
- * The generator is Threefry-2x32 with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
- * the Random123 library), used the way JAX does with `jax_threefry_partitionable` (its default since 0.5):
+ * The generator is Threefry-2x32 with 20 rounds ("Parallel random numbers: as easy as 1, 2, 3", SC 2011,
+ * the Random123 library), used the way JAX does with `jax_threefry_partitionable` on (its newer default):
  * element `i` of any draw is the encryption of the counter `(0, i)` under the key, so each value depends only
  * on the key and its own flat index. A key is two uint32 words; `randomKey(seed)` is `[seed >> 32, seed & 0xffffffff]`
  * like `jax.random.key`, and `splitKey(key, n)[i] = threefry(key, (0, i))` like `jax.random.split`. Keys, splits,
@@ -203,6 +203,7 @@ const scaleUniform = (u: Float64Array, low: number, high: number, dtype: DType):
   return out;
 };
 
+/** Options of `uniform`: dtype (default float32) and the interval [low, high) (default [0, 1)). */
 export interface UniformOptions {
   dtype?: DType;
   low?: number;
@@ -227,7 +228,7 @@ export const uniform = (key: Key, shape: readonly number[], options: UniformOpti
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 
-/** erfinv to about float32 accuracy (Giles, "Approximating the erfinv function", 2010; the polynomial XLA uses for f32). */
+/** erfinv to about float32 accuracy ("Approximating the erfinv function", GPU Computing Gems, 2010; the polynomial XLA uses for f32). */
 const erfinvApprox = (x: number): number => {
   let w = -Math.log((1 - x) * (1 + x));
   let p: number;
@@ -302,6 +303,7 @@ const erfinv64 = (x: number): number => {
   return x < 0 ? -y : y;
 };
 
+/** Options of `normal`: dtype (default float32), mean (default 0) and std (default 1). */
 export interface NormalOptions {
   dtype?: DType;
   mean?: number;
@@ -310,7 +312,7 @@ export interface NormalOptions {
 
 /**
  * `normal(key, shape, { dtype, mean = 0, std = 1 })`: mean + std·√2·erfinv(u), u ~ U(-1, 1) (the inverse-CDF
- * method, as `jax.random.normal`; one uniform per value, monotone in u). float32 uses Giles' polynomial as XLA
+ * method, as `jax.random.normal`; one uniform per value, monotone in u). float32 uses the single-precision erfinv polynomial as XLA
  * does; float64 refines it to double precision.
  */
 export const normal = (key: Key, shape: readonly number[], options: NormalOptions = {}): Tensor => {
