@@ -169,7 +169,7 @@ export type Request =
 /** Child → parent. */
 export type Reply =
   | { readonly ok: true; readonly kind: "hello"; readonly impl: string; readonly info: Record<string, string>; readonly rssKB: number }
-  | { readonly ok: true; readonly kind: "setup"; readonly initialLoss: number | null; readonly reps: number; readonly warmupSeconds: number; readonly note?: string }
+  | { readonly ok: true; readonly kind: "setup"; readonly initialLoss: number | null; readonly work?: number; readonly reps: number; readonly warmupSeconds: number; readonly note?: string }
   | { readonly ok: true; readonly kind: "round"; readonly seconds: number; readonly reps: number; readonly loss: number | null; readonly detail?: string }
   | { readonly ok: true; readonly kind: "rss"; readonly maxRssKB: number; readonly rssKB: number }
   | { readonly ok: false; readonly error: string };
@@ -178,6 +178,8 @@ export type Reply =
 export interface Runner {
   /** The loss (or check result) on the fixed initial weights, computed before any update; null for matmul. */
   readonly initialLoss: number | null;
+  /** Work per step when it differs from the workload's (a gradient check over a differently laid out θ). */
+  readonly work?: number;
   /** One unit of work. Resolves when its result is materialized (read back). */
   step(): void | Promise<void>;
   /** The loss of the last step, when the workload has one. */

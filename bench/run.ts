@@ -29,7 +29,7 @@ const program = new Command()
   .option("--only <group>", "run one group: matmul | lstm | gru | rnn | gradcheck")
   .option("--out <file>", "where to write the JSON results", "bench/results/latest.json")
   .option("--rounds <n>", "interleaved rounds per case (default 5, 2 with --quick)")
-  .option("--peers <list>", "comma-separated subset of: seqgrad,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
+  .option("--peers <list>", "comma-separated subset of: seqgrad,seqgrad-raw,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
   .parse();
 const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string }>();
 if (opts.only !== undefined && !["matmul", "lstm", "gru", "rnn", "gradcheck"].includes(opts.only)) {
@@ -42,8 +42,8 @@ const rounds = opts.rounds !== undefined ? Math.max(1, Number.parseInt(opts.roun
 
 // ---- the cases -----------------------------------------------------------------------------------------------
 
-type Impl = "seqgrad" | "tfjs-wasm" | "tfjs-wasm-layers" | "tfjs-cpu" | "jax-wasm" | "torch-1t" | "torch-2t";
-const ALL_IMPLS: readonly Impl[] = ["seqgrad", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"];
+type Impl = "seqgrad" | "seqgrad-raw" | "tfjs-wasm" | "tfjs-wasm-layers" | "tfjs-cpu" | "jax-wasm" | "torch-1t" | "torch-2t";
+const ALL_IMPLS: readonly Impl[] = ["seqgrad", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"];
 
 interface Case {
   readonly workload: Workload;
@@ -76,7 +76,7 @@ const GROUPS: Group[] = [
       rounds,
     })),
   },
-  { name: "lstm", cases: [lm("lstm", 128, ["seqgrad", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"])] },
+  { name: "lstm", cases: [lm("lstm", 128, ["seqgrad", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"])] },
   ...(quick ? [] : [
     { name: "lstm", cases: [lm("lstm", 256, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"])] },
     { name: "lstm", cases: [lm("lstm", 512, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"], Math.min(rounds, 3))] },
@@ -87,7 +87,7 @@ const GROUPS: Group[] = [
     name: "gradcheck",
     cases: [{
       workload: quick ? { kind: "gradcheck", D: 4, H: 8, B: 2, eps: 1e-6 } : { kind: "gradcheck", D: 10, H: 20, B: 4, eps: 1e-6 },
-      impls: ["seqgrad", "jax-wasm", "torch-1t"],
+      impls: ["seqgrad", "seqgrad-raw", "jax-wasm", "torch-1t"],
       target: quick ? 0.3 : 1,
       rounds,
     }],
@@ -187,6 +187,8 @@ interface ImplResult {
   readonly spread: number;
   readonly rounds: number[];
   readonly reps: number;
+  /** Work units per step (GFLOP, tokens, entries) this implementation did. */
+  readonly workPerStep: number;
   readonly warmupSeconds: number;
   readonly initialLoss: number | null;
   readonly lastLoss: number | null;
@@ -250,7 +252,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
       console.log(`\n${name} — ${unit}, ${c.rounds} interleaved rounds`);
       const skipped: { impl: Impl; reason: string }[] = [];
       if (torchMissing) for (const i of c.impls.filter((i) => i.startsWith("torch"))) skipped.push({ impl: i, reason: torchMissing });
-      const live: { impl: Impl; child: Child; reps: number; warm: number; initialLoss: number | null; note?: string }[] = [];
+      const live: { impl: Impl; child: Child; reps: number; warm: number; work: number; initialLoss: number | null; note?: string }[] = [];
       for (const impl of c.impls) {
         const child = children.get(impl);
         if (!child) continue;
@@ -260,7 +262,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
         }
         const r = await child.request({ cmd: "setup", workload: c.workload, targetSeconds: c.target });
         if (!r.ok) skipped.push({ impl, reason: r.error.replace(/^skip: /, "") });
-        else if (r.kind === "setup") live.push({ impl, child, reps: r.reps, warm: r.warmupSeconds, initialLoss: r.initialLoss, ...(r.note ? { note: r.note } : {}) });
+        else if (r.kind === "setup") live.push({ impl, child, reps: r.reps, warm: r.warmupSeconds, work: r.work ?? amount, initialLoss: r.initialLoss, ...(r.note ? { note: r.note } : {}) });
       }
       const samples = new Map<Impl, number[]>(live.map((l) => [l.impl, []]));
       const last = new Map<Impl, { loss: number | null; detail?: string }>();
@@ -272,7 +274,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
             skipped.push({ impl: l.impl, reason: rep.error });
             samples.delete(l.impl);
           } else if (rep.kind === "round") {
-            samples.get(l.impl)!.push((amount * rep.reps) / rep.seconds);
+            samples.get(l.impl)!.push((l.work * rep.reps) / rep.seconds);
             last.set(l.impl, { loss: rep.loss, ...(rep.detail ? { detail: rep.detail } : {}) });
           }
         }
@@ -284,7 +286,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
         const med = median(s), mn = Math.min(...s), mx = Math.max(...s);
         const lst = last.get(l.impl);
         results.push({
-          impl: l.impl, median: med, min: mn, max: mx, spread: (mx - mn) / med, rounds: s, reps: l.reps, warmupSeconds: l.warm,
+          impl: l.impl, median: med, min: mn, max: mx, spread: (mx - mn) / med, rounds: s, reps: l.reps, workPerStep: l.work, warmupSeconds: l.warm,
           initialLoss: l.initialLoss, lastLoss: lst?.loss ?? null, ...(lst?.detail ? { detail: lst.detail } : {}), ...(l.note ? { note: l.note } : {}),
           peakRssMB: rss.ok && rss.kind === "rss" ? MB(rss.maxRssKB) : null,
           baseRssMB: baseRss.has(l.impl) ? MB(baseRss.get(l.impl)!) : null,
@@ -316,14 +318,17 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
 const main = async (): Promise<void> => {
   const allowed = opts.peers ? new Set(opts.peers.split(",").map((s) => s.trim())) : null;
   if (allowed) for (const p of allowed) if (!ALL_IMPLS.includes(p as Impl)) throw new Error(`bench: unknown peer '${p}' in --peers (known: ${ALL_IMPLS.join(", ")})`);
-  const groups = GROUPS.filter((g) => !only || g.name === only).map((g) => ({
+  const selected = GROUPS.filter((g) => !only || g.name === only).map((g) => ({
     ...g,
     cases: g.cases.map((c) => ({ ...c, impls: c.impls.filter((i) => !allowed || allowed.has(i)) })),
   }));
+  // --quick shares one set of children across every case (fewer process starts; peak RSS is then over the whole run)
+  const groups = quick ? [{ name: "all", cases: selected.flatMap((g) => g.cases) }] : selected;
   const torchMissing = torchCheck();
   const started = new Date();
   console.log(`seqgrad bench${quick ? " (--quick: small sizes, short rounds; not comparable with a full run)" : ""} — ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}, node ${process.version}`);
-  console.log("throughput: median over interleaved rounds; min–max over rounds; 'seqgrad ÷' = seqgrad's median / that impl's (> 1: seqgrad faster); peak RSS = that impl's child process (base = after imports)");
+  console.log("throughput: median over interleaved rounds; min–max over rounds; 'seqgrad ÷' = seqgrad's median / that impl's (> 1: seqgrad faster)");
+  console.log(`peak RSS: maxRSS of that implementation's own child process${quick ? " over the whole quick run (children are shared)" : ", fresh for each case group"}; base = RSS after its imports`);
   if (torchMissing) console.log(`PyTorch: skipped — ${torchMissing}`);
   const infos: Record<string, Record<string, string>> = {};
   const cases: CaseResult[] = [];

@@ -8,9 +8,9 @@ import type { Peer, Reply, Request, Runner } from "./common.js";
 const impl = process.argv[2] ?? "";
 
 const loadPeer = async (name: string): Promise<{ peer: Peer; info: Record<string, string> }> => {
-  if (name === "seqgrad") {
+  if (name === "seqgrad" || name === "seqgrad-raw") {
     const m = await import("./peers/seqgrad.js");
-    return { peer: m.seqgradPeer, info: m.seqgradInfo() };
+    return { peer: name === "seqgrad" ? m.seqgradPeer : m.seqgradRawPeer, info: m.seqgradInfo() };
   }
   if (name.startsWith("tfjs-")) {
     const m = await import("./peers/tfjs.js");
@@ -51,7 +51,7 @@ const main = async (): Promise<void> => {
         }
         runner = r;
         const reps = Math.max(1, Math.round(msg.targetSeconds / Math.max(per, 1e-6)));
-        send({ ok: true, kind: "setup", initialLoss: r.initialLoss, reps, warmupSeconds: warm, ...(r.note ? { note: r.note } : {}) });
+        send({ ok: true, kind: "setup", initialLoss: r.initialLoss, ...(r.work !== undefined ? { work: r.work } : {}), reps, warmupSeconds: warm, ...(r.note ? { note: r.note } : {}) });
       } else if (msg.cmd === "round") {
         if (!runner) throw new Error("round before setup");
         const t0 = performance.now();

@@ -1,12 +1,25 @@
 /**
- * seqgrad's side of the benchmark. The recurrent LM is written with the raw differentiable ops (`matmul`,
- * `sigmoid`, `tanh`, `logSoftmax`, `gather`, `valueAndGrad`): the input projection of all T steps is one
- * matmul, then one `[B,H] @ [H,G·H]` matmul per step, the gates sliced out of it, PyTorch's equations exactly.
+ * seqgrad's side of the benchmark, two ways:
+ * - `seqgrad` is the library as a user writes it: `lstmCell()` / `gruCell()` / `rnnCell()` loaded with
+ *   `fromTorch`, unrolled by `scan`, a dense read-out, `sequenceLoss(..., { reduction: 'sum' })`, `valueAndGrad`,
+ *   `sgd(lr).update`; the gradient check is `checkGrad` on an `lstmCell` step.
+ * - `seqgrad-raw` is the same model from the raw differentiable ops (`matmul`, `sigmoid`, `tanh`, `logSoftmax`,
+ *   `gather`, `valueAndGrad`): the input projection of all T steps is one matmul, then one `[B,H] @ [H,G·H]`
+ *   matmul per step, the gates sliced out of it, PyTorch's equations exactly; the gradient check is a manual
+ *   central-difference loop, the same algorithm as the peers'.
  */
 import {
   add, gather, grad, logSoftmax, matmul, mul, neg, oneHot, reshape, sigmoid, slice, stack, sub, sum, tanh, transpose, valueAndGrad, tree,
 } from "../../autograd/index.js";
 import { tensor, zeros, type Tensor } from "../../core/tensor.js";
+import { lstmCell } from "../../layers/cells/lstm.js";
+import { gruCell } from "../../layers/cells/gru.js";
+import { rnnCell } from "../../layers/cells/rnn.js";
+import type { TorchCell } from "../../layers/cells/types.js";
+import { scan } from "../../layers/scan.js";
+import { sequenceLoss } from "../../layers/losses.js";
+import { sgd } from "../../layers/optimizers.js";
+import { checkGrad } from "../../proofs/checkGrad.js";
 import {
   gatesOf, gradcheckData, lmData, lmWeights, matmulOperands, transpose2d,
   type CellKind, type Flat, type GradcheckWorkload, type MatmulWorkload, type Peer, type RnnLmWorkload, type Runner,
@@ -149,9 +162,72 @@ const gradcheckRunner = (w: GradcheckWorkload): Runner => {
   };
 };
 
-/** seqgrad as a benchmark peer. */
+const torchDict = (W: { weight_ih: Flat; weight_hh: Flat; bias_ih: Flat; bias_hh: Flat }) =>
+  ({ weight_ih: t32(W.weight_ih), weight_hh: t32(W.weight_hh), bias_ih: t32(W.bias_ih), bias_hh: t32(W.bias_hh) });
+
+const libraryCell = (cell: CellKind): TorchCell<any, any> => (cell === "lstm" ? lstmCell() : cell === "gru" ? gruCell() : rnnCell());
+
+/** The char-LM through the library: cell.step unrolled by scan, dense read-out, sequenceLoss (sum), sgd. */
+const libraryLmRunner = (w: RnnLmWorkload): Runner => {
+  const { V, B, T } = w;
+  const cell = libraryCell(w.cell);
+  const W = lmWeights(w);
+  type P = { cell: unknown; Wy: Tensor; by: Tensor };
+  let params: P = { cell: cell.fromTorch(torchDict(W)), Wy: wT(W.out_w, "float32"), by: t32(W.out_b) };
+  const { inputs, targets } = lmData(w);
+  const X = reshape(oneHot(inputs, V), [T, B, V]);
+  const Y = tensor(targets, { dtype: "float32", shape: [T, B] });
+  const loss = (p: P): Tensor => {
+    const [, ys] = scan((carry: unknown, x: Tensor) => cell.step(p.cell, carry, x), cell.initialCarry(p.cell, B), X);
+    return sequenceLoss(add(matmul(ys as Tensor, p.Wy), p.by), Y, undefined, { reduction: "sum" });
+  };
+  const vg = valueAndGrad(loss);
+  const opt = sgd(w.lr);
+  let state = opt.init(params as never);
+  const initialLoss = loss(params).item();
+  let last: number | null = null;
+  return {
+    initialLoss,
+    note: `${w.cell}Cell + scan + sequenceLoss + sgd`,
+    step: () => {
+      const [value, g] = vg(params) as [Tensor, P];
+      [params, state] = opt.update(g as never, state, params as never) as unknown as [P, typeof state];
+      last = value.item();
+    },
+    lastLoss: () => last,
+  };
+};
+
+/** checkGrad (float64, every entry) on one lstmCell step; θ = { W [4H, H+D], b [4H] } loaded with fromTorch. */
+const libraryGradcheckRunner = (w: GradcheckWorkload): Runner => {
+  const d = gradcheckData(w);
+  const cell = lstmCell();
+  const params = cell.fromTorch({ weight_ih: t64(d.weight_ih), weight_hh: t64(d.weight_hh), bias_ih: t64(d.bias_ih), bias_hh: t64(d.bias_hh) }, "float64");
+  const carry = { a: t64(d.a0), c: t64(d.c0) }, x = t64(d.x), ra = t64(d.ra), rc = t64(d.rc);
+  // f(θ) = Σ a<1>·Ra + Σ c<1>·Rc
+  const f = (p: typeof params): Tensor => {
+    const [next] = cell.step(p, carry, x);
+    return add(sum(mul(next.a, ra)), sum(mul(next.c, rc)));
+  };
+  let worst = NaN;
+  return {
+    initialLoss: f(params).item(),
+    work: params.W.size + params.b.size,
+    note: "checkGrad on lstmCell().step",
+    step: () => {
+      worst = checkGrad(f, [params], { eps: w.eps }).maxRelError;
+    },
+    detail: () => `worst relative error ${worst.toExponential(2)}`,
+  };
+};
+
+/** seqgrad through its library API (cells, scan, sequenceLoss, sgd, checkGrad). */
 export const seqgradPeer: Peer = async (w) =>
-  w.kind === "matmul" ? matmulRunner(w) : w.kind === "rnnlm" ? lmRunner(w) : gradcheckRunner(w);
+  w.kind === "matmul" ? matmulRunner(w) : w.kind === "rnnlm" ? libraryLmRunner(w) : libraryGradcheckRunner(w);
+
+/** seqgrad from the raw ops (the hand-written model, for the profile and as the library's baseline). */
+export const seqgradRawPeer: Peer = async (w) =>
+  w.kind === "matmul" ? { skip: "same kernel as seqgrad" } : w.kind === "rnnlm" ? lmRunner(w) : gradcheckRunner(w);
 
 /** What the table says about seqgrad's build. */
-export const seqgradInfo = (): Record<string, string> => ({ node: process.version, lstm: "raw ops (layers/ cells not used yet)" });
+export const seqgradInfo = (): Record<string, string> => ({ node: process.version });
