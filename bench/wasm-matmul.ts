@@ -4,7 +4,9 @@
  *   - `ts`: matmulRef, the pure-TypeScript reference loop,
  *   - `tfjs-wasm`: TensorFlow.js wasm backend (XNNPACK) `tf.matMul` + `dataSync()`, when installed.
  * Sizes run interleaved round by round, so load from other processes hits every backend alike; each
- * cell reports the median GFLOP/s (2·M·K·N flops per matmul) and the min–max spread over rounds.
+ * cell reports the median GFLOP/s (2·M·K·N flops per matmul) and the min–max spread over rounds, once
+ * by wall-clock time and once by the process's CPU time (on a shared machine the wall clock also
+ * counts time the process spent waiting for a core; CPU time does not).
  *
  *   npx tsx bench/wasm-matmul.ts [--rounds 7] [--dtype float32|float64] [--no-tfjs] [--json out.json]
  *   npx tsx bench/wasm-matmul.ts --crossover    times wasm vs ts on small shapes (for WASM_MATMUL_MIN_WORK)
@@ -46,15 +48,24 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** Runs `f` enough times to take ~`targetMs`, returns seconds per call (after one warm-up call). */
-function timePerCall(f: () => void, targetMs: number): number {
+interface Timing {
+  /** Wall-clock seconds per call. */
+  wall: number;
+  /** Process CPU seconds (user + system) per call: what the call cost, however busy the machine is. */
+  cpu: number;
+}
+
+/** Runs `f` enough times to take ~`targetMs` of wall time (after one warm-up call) and times one call. */
+function timePerCall(f: () => void, targetMs: number): Timing {
   f();
   let reps = 1;
   for (;;) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < reps; i++) f();
     const ms = performance.now() - t0;
-    if (ms >= targetMs || reps >= 1 << 20) return ms / 1000 / reps;
+    const c = process.cpuUsage(c0);
+    if (ms >= targetMs || reps >= 1 << 20) return { wall: ms / 1000 / reps, cpu: (c.user + c.system) / 1e6 / reps };
     reps = Math.max(reps * 2, Math.ceil((reps * targetMs) / Math.max(ms, 0.01)));
   }
 }
@@ -105,12 +116,12 @@ function crossover(): void {
   const shapes: Size[] = [];
   for (const n of [2, 4, 8, 12, 16, 24, 32, 48, 64]) shapes.push([n, n, n]);
   for (const n of [8, 16, 32, 64, 128, 256]) shapes.push([1, n, n], [n, n, 1], [n, 1, n]);
-  console.log(`crossover, ${dtype}: time(ts) / time(wasm), median of ${rounds} rounds`);
+  console.log(`crossover, ${dtype}: cpu time(ts) / cpu time(wasm), median of ${rounds} rounds`);
   const ratios = new Map<string, number[]>();
   for (let r = 0; r < rounds; r++)
     for (const s of shapes) {
-      const tw = timePerCall(runners.wasm!(s), 20);
-      const tt = timePerCall(runners.ts!(s), 20);
+      const tw = timePerCall(runners.wasm!(s), 20).cpu;
+      const tt = timePerCall(runners.ts!(s), 20).cpu;
       const key = s.join("x");
       ratios.set(key, [...(ratios.get(key) ?? []), tt / tw]);
     }
@@ -125,34 +136,43 @@ async function main(): Promise<void> {
   if (flag("--crossover")) return crossover();
   await addTfjs();
   const names = Object.keys(runners);
+  const clocks = ["wall", "cpu"] as const;
   const gflops = new Map<string, number[]>();
   const calls = new Map<string, () => void>();
   for (const name of names) for (const s of SIZES) calls.set(`${name} ${s.join("x")}`, runners[name]!(s));
+  const push = (key: string, x: number): void => void gflops.set(key, [...(gflops.get(key) ?? []), x]);
   for (let r = 0; r < rounds; r++)
     for (const s of SIZES)
       for (const name of names) {
         const key = `${name} ${s.join("x")}`;
         // The TypeScript loop is ~30x slower; give it less time so a round stays short.
-        const sec = timePerCall(calls.get(key)!, name === "ts" ? 60 : 150);
-        gflops.set(key, [...(gflops.get(key) ?? []), (2 * s[0] * s[1] * s[2]) / sec / 1e9]);
+        const t = timePerCall(calls.get(key)!, name === "ts" ? 60 : 150);
+        const flops = 2 * s[0] * s[1] * s[2];
+        push(`wall ${key}`, flops / t.wall / 1e9);
+        push(`cpu ${key}`, flops / t.cpu / 1e9);
       }
   const cols = SIZES.map((s) => s.join("×"));
-  console.log(`matmul ${dtype} GFLOP/s, 1 thread, median (min–max) of ${rounds} interleaved rounds`);
-  console.log(["backend".padEnd(10), ...cols.map((c) => c.padStart(20))].join(""));
-  const result: Record<string, Record<string, { median: number; min: number; max: number }>> = {};
-  for (const name of names) {
-    result[name] = {};
-    const cells = SIZES.map((s) => {
-      const xs = gflops.get(`${name} ${s.join("x")}`)!;
-      const cell = { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
-      result[name]![s.join("x")] = cell;
-      return `${cell.median.toFixed(1)} (${cell.min.toFixed(1)}–${cell.max.toFixed(1)})`.padStart(20);
-    });
-    console.log([name.padEnd(10), ...cells].join(""));
-  }
-  for (const peer of names.filter((n) => n !== "wasm")) {
-    const ratios = SIZES.map((s) => (result.wasm![s.join("x")]!.median / result[peer]![s.join("x")]!.median).toFixed(2).padStart(20));
-    console.log([`wasm÷${peer}`.padEnd(10), ...ratios].join(""));
+  const result: Record<string, Record<string, Record<string, { median: number; min: number; max: number }>>> = {};
+  for (const clock of clocks) {
+    result[clock] = {};
+    const per = clock === "wall" ? "wall-clock time" : "process CPU time (user + system)";
+    console.log(`\nmatmul ${dtype} GFLOP/s by ${per}, 1 thread, median (min–max) of ${rounds} interleaved rounds`);
+    console.log(["backend".padEnd(15), ...cols.map((c) => c.padStart(20))].join(""));
+    for (const name of names) {
+      const row: Record<string, { median: number; min: number; max: number }> = {};
+      const cells = SIZES.map((s) => {
+        const xs = gflops.get(`${clock} ${name} ${s.join("x")}`)!;
+        const cell = { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+        row[s.join("x")] = cell;
+        return `${cell.median.toFixed(1)} (${cell.min.toFixed(1)}–${cell.max.toFixed(1)})`.padStart(20);
+      });
+      result[clock]![name] = row;
+      console.log([name.padEnd(15), ...cells].join(""));
+    }
+    for (const peer of names.filter((n) => n !== "wasm")) {
+      const ratios = SIZES.map((s) => (result[clock]!.wasm![s.join("x")]!.median / result[clock]![peer]![s.join("x")]!.median).toFixed(2).padStart(20));
+      console.log([`wasm ÷ ${peer}`.padEnd(15), ...ratios].join(""));
+    }
   }
   if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ dtype, rounds, gflops: result }, null, 2));
 }

@@ -42,7 +42,7 @@ const source = readFileSync(sourcePath, "utf8");
 const result = await asc.compileString(
   { "kernels.ts": source },
   {
-    optimizeLevel: Number(process.env.ASC_O ?? 3),
+    optimizeLevel: 1, // not higher: -O2 merges the B reloads the micro-kernels rely on (see kernels.as)
     shrinkLevel: 0,
     converge: true,
     runtime: "stub",
@@ -57,6 +57,16 @@ if (result.error) {
   process.exit(1);
 }
 const bytes = result.binary;
+// The micro-kernels reload two B vectors per row on purpose (register pressure, see kernels.as); if an
+// optimizer merged them, every step would spill an accumulator. 8 loads of C + 8 reloads of B per kernel.
+for (const kernel of ["kernel32", "kernel64"]) {
+  const body = result.text.split(`(func $kernels/${kernel} `)[1]?.split("\n (func ")[0] ?? "";
+  const offsetLoads = body.match(/v128\.load offset=/g)?.length ?? 0;
+  if (offsetLoads !== 16) {
+    console.error(`build-wasm: ${kernel} has ${offsetLoads} offset v128 loads, expected 16: the B reloads were merged or the kernel changed shape`);
+    process.exit(1);
+  }
+}
 if (watPath) writeFileSync(watPath, result.text);
 if (wasmPath) writeFileSync(wasmPath, bytes);
 

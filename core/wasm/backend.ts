@@ -47,10 +47,10 @@ export function getKernelBackend(): KernelBackend {
 
 /**
  * Smallest matmul (batches * M * K * N multiply-adds) worth copying into WebAssembly under 'auto'.
- * Measured with bench/wasm-matmul.ts --crossover: below it the copies and call cost more than the
- * TypeScript loop.
+ * Measured with `bench/wasm-matmul.ts --crossover`: WebAssembly is 0.3-0.9x the TypeScript loop at
+ * 8-64 multiply-adds, 0.9-1.8x at 256, and 1.2-2x from 512 up (both dtypes, square and skinny shapes).
  */
-export const WASM_MATMUL_MIN_WORK = 4096;
+export const WASM_MATMUL_MIN_WORK = 512;
 
 /** Whether a matmul of `work` multiply-adds should try WebAssembly under the current choice. */
 export function matmulPrefersWasm(work: number): boolean {

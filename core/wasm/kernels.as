@@ -9,84 +9,86 @@
 // M into MC-tall row blocks. Each KC x NC block of B is packed into NR-wide micro-panels (row k of a
 // micro-panel is NR consecutive values) and each MC x KC block of A into MR-tall micro-panels
 // (column k is MR consecutive values); a register-blocked micro-kernel then computes one MR x NR tile
-// of C with MR*NR/lanes vector accumulators, broadcasting one A value against the NR/lanes vectors of
-// one B row per step. Edge tiles are padded with zeros when packed and go through a small tile
-// buffer, so any M, K, N works.
+// of C in 12 vector accumulators, broadcasting one A value against the three vectors of one B row
+// per step. Edge tiles are zero-padded when packed and go through a scratch tile, so any M, K, N works.
+//
+// Registers: V8 allocates 15 vector registers on x64 (one more is its scratch). 12 accumulators, the
+// broadcast A value and one product temporary leave room for one B vector only, so the kernels keep
+// b0 and reload the other two B vectors from L1 for every row; keeping all three would spill an
+// accumulator on every step. Binaryen at -O2 and above merges those identical reloads back into one
+// (local-cse), so scripts/build-wasm.mjs compiles at -O1.
 //
 // Summation order: every C entry is accumulated over k = 0..K-1 in order, starting at 0, with a
 // separate multiply and add (WebAssembly SIMD has no fused multiply-add). Later K panels reload the
 // partial sum from C and continue. In float64 that is exactly the reference TypeScript loop, bit for
 // bit; in float32 the sum is kept in float32 (the reference keeps it in float64).
 
-// ---------------------------------------------------------------------------------------------
-// float32: 6 x 8 micro-tile, 12 f32x4 accumulators + 2 B vectors + 1 broadcast A = 15 registers.
-
-const MR32: i32 = 6;
-const NR32: i32 = 8;
-const KC32: i32 = 256;
-const MC32: i32 = 120;
-const NC32: i32 = 1024;
-
-const PACKA32_BYTES: i32 = MC32 * KC32 * 4;
-const PACKB32_BYTES: i32 = KC32 * NC32 * 4;
-const TILE32_BYTES: i32 = MR32 * NR32 * 4;
-
 /** Start of memory the host may use (above this module's static data). */
 export function heapBase(): usize {
   return __heap_base;
 }
+
+// ---------------------------------------------------------------------------------------------
+// float32: 4 x 12 micro-tile (3 f32x4 per row). MR = 4 wastes nothing on the usual batch sizes.
+
+const MR32: i32 = 4;
+const NR32: i32 = 12;
+const KC32: i32 = 256;
+const MC32: i32 = 120;
+const NC32: i32 = 2040;
+
+const PACKA32_BYTES: i32 = MC32 * KC32 * 4;
+const PACKB32_BYTES: i32 = KC32 * NC32 * 4;
+const TILE32_BYTES: i32 = MR32 * NR32 * 4;
 
 /** Bytes of scratch memory matmulF32 needs at its `work` pointer. */
 export function workBytesF32(): i32 {
   return PACKA32_BYTES + PACKB32_BYTES + TILE32_BYTES;
 }
 
-// C[0:6, 0:8] (+)= A_panel[0:6, 0:kc] @ B_panel[0:kc, 0:8]; pa/pb are packed micro-panels, ldc in bytes.
+// C[0:4, 0:12] (+)= A_panel[0:4, 0:kc] @ B_panel[0:kc, 0:12]; pa/pb are packed micro-panels, ldc in bytes.
 function kernel32(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, accumulate: bool): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
-  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0);
   if (accumulate) {
     let p = c;
-    c00 = v128.load(p); c01 = v128.load(p, 16); p += ldc;
-    c10 = v128.load(p); c11 = v128.load(p, 16); p += ldc;
-    c20 = v128.load(p); c21 = v128.load(p, 16); p += ldc;
-    c30 = v128.load(p); c31 = v128.load(p, 16); p += ldc;
-    c40 = v128.load(p); c41 = v128.load(p, 16); p += ldc;
-    c50 = v128.load(p); c51 = v128.load(p, 16);
+    c00 = v128.load(p); c01 = v128.load(p, 16); c02 = v128.load(p, 32); p += ldc;
+    c10 = v128.load(p); c11 = v128.load(p, 16); c12 = v128.load(p, 32); p += ldc;
+    c20 = v128.load(p); c21 = v128.load(p, 16); c22 = v128.load(p, 32); p += ldc;
+    c30 = v128.load(p); c31 = v128.load(p, 16); c32 = v128.load(p, 32);
   }
   for (let k = 0; k < kc; k++) {
-    // b1 is reloaded per row rather than kept: 12 accumulators + b0 + a + one temporary is all of the
-    // 15 vector registers V8 allocates on x64, and keeping b1 too would spill an accumulator.
     const b0 = v128.load(pb);
     let a = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, v128.load(pb, 16)));
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, v128.load(pb, 16)));
+    c02 = f32x4.add(c02, f32x4.mul(a, v128.load(pb, 32)));
     a = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, v128.load(pb, 16)));
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, v128.load(pb, 16)));
+    c12 = f32x4.add(c12, f32x4.mul(a, v128.load(pb, 32)));
     a = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, v128.load(pb, 16)));
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, v128.load(pb, 16)));
+    c22 = f32x4.add(c22, f32x4.mul(a, v128.load(pb, 32)));
     a = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, v128.load(pb, 16)));
-    a = v128.load32_splat(pa, 16);
-    c40 = f32x4.add(c40, f32x4.mul(a, b0)); c41 = f32x4.add(c41, f32x4.mul(a, v128.load(pb, 16)));
-    a = v128.load32_splat(pa, 20);
-    c50 = f32x4.add(c50, f32x4.mul(a, b0)); c51 = f32x4.add(c51, f32x4.mul(a, v128.load(pb, 16)));
-    pa += 24;
-    pb += 32;
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, v128.load(pb, 16)));
+    c32 = f32x4.add(c32, f32x4.mul(a, v128.load(pb, 32)));
+    pa += 16;
+    pb += 48;
   }
   let p = c;
-  v128.store(p, c00); v128.store(p, c01, 16); p += ldc;
-  v128.store(p, c10); v128.store(p, c11, 16); p += ldc;
-  v128.store(p, c20); v128.store(p, c21, 16); p += ldc;
-  v128.store(p, c30); v128.store(p, c31, 16); p += ldc;
-  v128.store(p, c40); v128.store(p, c41, 16); p += ldc;
-  v128.store(p, c50); v128.store(p, c51, 16);
+  v128.store(p, c00); v128.store(p, c01, 16); v128.store(p, c02, 32); p += ldc;
+  v128.store(p, c10); v128.store(p, c11, 16); v128.store(p, c12, 32); p += ldc;
+  v128.store(p, c20); v128.store(p, c21, 16); v128.store(p, c22, 32); p += ldc;
+  v128.store(p, c30); v128.store(p, c31, 16); v128.store(p, c32, 32);
 }
 
-// Packs rows [0, mc) x cols [0, kc) of A (row stride lda elements) into 6-tall micro-panels.
+// Packs rows [0, mc) x cols [0, kc) of A (row stride lda elements) into MR32-tall micro-panels:
+// panel p holds, for each k, the MR32 values A[p*MR32 .. p*MR32+MR32-1, k], zero past row mc.
 function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32): void {
   const rowBytes = <usize>lda << 2;
   for (let i0 = 0; i0 < mc; i0 += MR32) {
@@ -99,22 +101,21 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32): void {
         store<f32>(dst, load<f32>(s + rowBytes), 4);
         store<f32>(dst, load<f32>(s + 2 * rowBytes), 8);
         store<f32>(dst, load<f32>(s + 3 * rowBytes), 12);
-        store<f32>(dst, load<f32>(s + 4 * rowBytes), 16);
-        store<f32>(dst, load<f32>(s + 5 * rowBytes), 20);
-        dst += 24;
+        dst += MR32 * 4;
       }
     } else {
       for (let k = 0; k < kc; k++) {
         const s = src + (<usize>k << 2);
         for (let rr = 0; rr < MR32; rr++)
           store<f32>(dst + (<usize>rr << 2), rr < r ? load<f32>(s + <usize>rr * rowBytes) : <f32>0);
-        dst += 24;
+        dst += MR32 * 4;
       }
     }
   }
 }
 
-// Packs rows [0, kc) x cols [0, nc) of B (row stride ldb elements) into 8-wide micro-panels.
+// Packs rows [0, kc) x cols [0, nc) of B (row stride ldb elements) into NR32-wide micro-panels:
+// panel p holds, for each k, the NR32 values B[k, p*NR32 .. p*NR32+NR32-1], zero past column nc.
 function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
   const rowBytes = <usize>ldb << 2;
   for (let j0 = 0; j0 < nc; j0 += NR32) {
@@ -124,21 +125,22 @@ function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
       for (let k = 0; k < kc; k++) {
         v128.store(dst, v128.load(s));
         v128.store(dst, v128.load(s, 16), 16);
+        v128.store(dst, v128.load(s, 32), 32);
         s += rowBytes;
-        dst += 32;
+        dst += NR32 * 4;
       }
     } else {
       for (let k = 0; k < kc; k++) {
         for (let jj = 0; jj < NR32; jj++)
           store<f32>(dst + (<usize>jj << 2), jj < w ? load<f32>(s + (<usize>jj << 2)) : <f32>0);
         s += rowBytes;
-        dst += 32;
+        dst += NR32 * 4;
       }
     }
   }
 }
 
-// One matrix: C[M,N] = A[M,K] @ B[K,N], all row-major and contiguous.
+// One matrix: C[M,N] = A[M,K] @ B[K,N], all row-major and contiguous; work holds workBytesF32() bytes.
 function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usize): void {
   if (K == 0) {
     memory.fill(c, 0, <usize>M * <usize>N * 4);
@@ -167,6 +169,7 @@ function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usiz
             if (mr == MR32 && nr == NR32) {
               kernel32(aPanel, bPanel, kc, cTile, ldcBytes, acc);
             } else {
+              // Edge tile: run the full micro-kernel on a scratch tile, move only the mr x nr corner.
               if (acc)
                 for (let i = 0; i < mr; i++)
                   memory.copy(tile + <usize>i * NR32 * 4, cTile + <usize>i * ldcBytes, <usize>nr << 2);
@@ -183,7 +186,7 @@ function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usiz
 
 /**
  * Batched float32 matmul: for bt in [0, batches), C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K],
- * B [*, K, N], C [batches, M, N]; aMap/bMap are i32 arrays; work holds workBytesF32() bytes.
+ * B [*, K, N], C [batches, M, N] row-major; aMap/bMap are i32 arrays; work holds workBytesF32() bytes.
  */
 export function matmulF32(
   a: usize, b: usize, c: usize, M: i32, K: i32, N: i32,
@@ -200,13 +203,13 @@ export function matmulF32(
 }
 
 // ---------------------------------------------------------------------------------------------
-// float64: 6 x 4 micro-tile, 12 f64x2 accumulators + 2 B vectors + 1 broadcast A = 15 registers.
+// float64: 4 x 6 micro-tile (3 f64x2 per row), the same register budget.
 
-const MR64: i32 = 6;
-const NR64: i32 = 4;
+const MR64: i32 = 4;
+const NR64: i32 = 6;
 const KC64: i32 = 256;
 const MC64: i32 = 60;
-const NC64: i32 = 512;
+const NC64: i32 = 1020;
 
 const PACKA64_BYTES: i32 = MC64 * KC64 * 8;
 const PACKB64_BYTES: i32 = KC64 * NC64 * 8;
@@ -217,50 +220,49 @@ export function workBytesF64(): i32 {
   return PACKA64_BYTES + PACKB64_BYTES + TILE64_BYTES;
 }
 
-// C[0:6, 0:4] (+)= A_panel[0:6, 0:kc] @ B_panel[0:kc, 0:4]; pa/pb are packed micro-panels, ldc in bytes.
+// C[0:4, 0:6] (+)= A_panel[0:4, 0:kc] @ B_panel[0:kc, 0:6]; pa/pb are packed micro-panels, ldc in bytes.
 function kernel64(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, accumulate: bool): void {
-  let c00 = f64x2.splat(0), c01 = f64x2.splat(0);
-  let c10 = f64x2.splat(0), c11 = f64x2.splat(0);
-  let c20 = f64x2.splat(0), c21 = f64x2.splat(0);
-  let c30 = f64x2.splat(0), c31 = f64x2.splat(0);
-  let c40 = f64x2.splat(0), c41 = f64x2.splat(0);
-  let c50 = f64x2.splat(0), c51 = f64x2.splat(0);
+  let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c02 = f64x2.splat(0);
+  let c10 = f64x2.splat(0), c11 = f64x2.splat(0), c12 = f64x2.splat(0);
+  let c20 = f64x2.splat(0), c21 = f64x2.splat(0), c22 = f64x2.splat(0);
+  let c30 = f64x2.splat(0), c31 = f64x2.splat(0), c32 = f64x2.splat(0);
   if (accumulate) {
     let p = c;
-    c00 = v128.load(p); c01 = v128.load(p, 16); p += ldc;
-    c10 = v128.load(p); c11 = v128.load(p, 16); p += ldc;
-    c20 = v128.load(p); c21 = v128.load(p, 16); p += ldc;
-    c30 = v128.load(p); c31 = v128.load(p, 16); p += ldc;
-    c40 = v128.load(p); c41 = v128.load(p, 16); p += ldc;
-    c50 = v128.load(p); c51 = v128.load(p, 16);
+    c00 = v128.load(p); c01 = v128.load(p, 16); c02 = v128.load(p, 32); p += ldc;
+    c10 = v128.load(p); c11 = v128.load(p, 16); c12 = v128.load(p, 32); p += ldc;
+    c20 = v128.load(p); c21 = v128.load(p, 16); c22 = v128.load(p, 32); p += ldc;
+    c30 = v128.load(p); c31 = v128.load(p, 16); c32 = v128.load(p, 32);
   }
   for (let k = 0; k < kc; k++) {
     const b0 = v128.load(pb);
-    const b1 = v128.load(pb, 16);
     let a = v128.load64_splat(pa);
-    c00 = f64x2.add(c00, f64x2.mul(a, b0)); c01 = f64x2.add(c01, f64x2.mul(a, b1));
+    c00 = f64x2.add(c00, f64x2.mul(a, b0));
+    c01 = f64x2.add(c01, f64x2.mul(a, v128.load(pb, 16)));
+    c02 = f64x2.add(c02, f64x2.mul(a, v128.load(pb, 32)));
     a = v128.load64_splat(pa, 8);
-    c10 = f64x2.add(c10, f64x2.mul(a, b0)); c11 = f64x2.add(c11, f64x2.mul(a, b1));
+    c10 = f64x2.add(c10, f64x2.mul(a, b0));
+    c11 = f64x2.add(c11, f64x2.mul(a, v128.load(pb, 16)));
+    c12 = f64x2.add(c12, f64x2.mul(a, v128.load(pb, 32)));
     a = v128.load64_splat(pa, 16);
-    c20 = f64x2.add(c20, f64x2.mul(a, b0)); c21 = f64x2.add(c21, f64x2.mul(a, b1));
+    c20 = f64x2.add(c20, f64x2.mul(a, b0));
+    c21 = f64x2.add(c21, f64x2.mul(a, v128.load(pb, 16)));
+    c22 = f64x2.add(c22, f64x2.mul(a, v128.load(pb, 32)));
     a = v128.load64_splat(pa, 24);
-    c30 = f64x2.add(c30, f64x2.mul(a, b0)); c31 = f64x2.add(c31, f64x2.mul(a, b1));
-    a = v128.load64_splat(pa, 32);
-    c40 = f64x2.add(c40, f64x2.mul(a, b0)); c41 = f64x2.add(c41, f64x2.mul(a, b1));
-    a = v128.load64_splat(pa, 40);
-    c50 = f64x2.add(c50, f64x2.mul(a, b0)); c51 = f64x2.add(c51, f64x2.mul(a, b1));
-    pa += 48;
-    pb += 32;
+    c30 = f64x2.add(c30, f64x2.mul(a, b0));
+    c31 = f64x2.add(c31, f64x2.mul(a, v128.load(pb, 16)));
+    c32 = f64x2.add(c32, f64x2.mul(a, v128.load(pb, 32)));
+    pa += 32;
+    pb += 48;
   }
   let p = c;
-  v128.store(p, c00); v128.store(p, c01, 16); p += ldc;
-  v128.store(p, c10); v128.store(p, c11, 16); p += ldc;
-  v128.store(p, c20); v128.store(p, c21, 16); p += ldc;
-  v128.store(p, c30); v128.store(p, c31, 16); p += ldc;
-  v128.store(p, c40); v128.store(p, c41, 16); p += ldc;
-  v128.store(p, c50); v128.store(p, c51, 16);
+  v128.store(p, c00); v128.store(p, c01, 16); v128.store(p, c02, 32); p += ldc;
+  v128.store(p, c10); v128.store(p, c11, 16); v128.store(p, c12, 32); p += ldc;
+  v128.store(p, c20); v128.store(p, c21, 16); v128.store(p, c22, 32); p += ldc;
+  v128.store(p, c30); v128.store(p, c31, 16); v128.store(p, c32, 32);
 }
 
+// Packs rows [0, mc) x cols [0, kc) of A (row stride lda elements) into MR64-tall micro-panels:
+// panel p holds, for each k, the MR64 values A[p*MR64 .. p*MR64+MR64-1, k], zero past row mc.
 function packA64(dst: usize, a: usize, lda: i32, mc: i32, kc: i32): void {
   const rowBytes = <usize>lda << 3;
   for (let i0 = 0; i0 < mc; i0 += MR64) {
@@ -273,21 +275,21 @@ function packA64(dst: usize, a: usize, lda: i32, mc: i32, kc: i32): void {
         store<f64>(dst, load<f64>(s + rowBytes), 8);
         store<f64>(dst, load<f64>(s + 2 * rowBytes), 16);
         store<f64>(dst, load<f64>(s + 3 * rowBytes), 24);
-        store<f64>(dst, load<f64>(s + 4 * rowBytes), 32);
-        store<f64>(dst, load<f64>(s + 5 * rowBytes), 40);
-        dst += 48;
+        dst += MR64 * 8;
       }
     } else {
       for (let k = 0; k < kc; k++) {
         const s = src + (<usize>k << 3);
         for (let rr = 0; rr < MR64; rr++)
           store<f64>(dst + (<usize>rr << 3), rr < r ? load<f64>(s + <usize>rr * rowBytes) : 0.0);
-        dst += 48;
+        dst += MR64 * 8;
       }
     }
   }
 }
 
+// Packs rows [0, kc) x cols [0, nc) of B (row stride ldb elements) into NR64-wide micro-panels:
+// panel p holds, for each k, the NR64 values B[k, p*NR64 .. p*NR64+NR64-1], zero past column nc.
 function packB64(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
   const rowBytes = <usize>ldb << 3;
   for (let j0 = 0; j0 < nc; j0 += NR64) {
@@ -297,20 +299,22 @@ function packB64(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
       for (let k = 0; k < kc; k++) {
         v128.store(dst, v128.load(s));
         v128.store(dst, v128.load(s, 16), 16);
+        v128.store(dst, v128.load(s, 32), 32);
         s += rowBytes;
-        dst += 32;
+        dst += NR64 * 8;
       }
     } else {
       for (let k = 0; k < kc; k++) {
         for (let jj = 0; jj < NR64; jj++)
           store<f64>(dst + (<usize>jj << 3), jj < w ? load<f64>(s + (<usize>jj << 3)) : 0.0);
         s += rowBytes;
-        dst += 32;
+        dst += NR64 * 8;
       }
     }
   }
 }
 
+// One matrix: C[M,N] = A[M,K] @ B[K,N], all row-major and contiguous; work holds workBytesF64() bytes.
 function gemm64(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usize): void {
   if (K == 0) {
     memory.fill(c, 0, <usize>M * <usize>N * 8);
@@ -339,6 +343,7 @@ function gemm64(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usiz
             if (mr == MR64 && nr == NR64) {
               kernel64(aPanel, bPanel, kc, cTile, ldcBytes, acc);
             } else {
+              // Edge tile: run the full micro-kernel on a scratch tile, move only the mr x nr corner.
               if (acc)
                 for (let i = 0; i < mr; i++)
                   memory.copy(tile + <usize>i * NR64 * 8, cTile + <usize>i * ldcBytes, <usize>nr << 3);
@@ -353,7 +358,10 @@ function gemm64(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usiz
   }
 }
 
-/** Batched float64 matmul, same contract as matmulF32; work holds workBytesF64() bytes. */
+/**
+ * Batched float64 matmul: for bt in [0, batches), C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K],
+ * B [*, K, N], C [batches, M, N] row-major; aMap/bMap are i32 arrays; work holds workBytesF64() bytes.
+ */
 export function matmulF64(
   a: usize, b: usize, c: usize, M: i32, K: i32, N: i32,
   batches: i32, aMap: usize, bMap: usize, work: usize,
