@@ -150,6 +150,13 @@ function ensureMemory(k: KernelExports, bytes: number): boolean {
   }
 }
 
+/** Whether batch b uses A batch b and every batch the same B batch, with A's batches starting at 0. */
+function foldsIntoRows(aBatch: Int32Array, bBatch: Int32Array, batches: number): boolean {
+  const b0 = bBatch[0];
+  for (let i = 0; i < batches; i++) if (aBatch[i] !== i || bBatch[i] !== b0) return false;
+  return true;
+}
+
 /**
  * Batched matmul C[b] = A[aBatch[b]] @ B[bBatch[b]] in WebAssembly (A [*, M, K], B [*, K, N], row-major);
  * returns null when the kernels are unavailable or the problem does not fit in linear memory.
@@ -179,12 +186,20 @@ export function matmulWasm(
     new Float64Array(buf, aPtr, a.length).set(a);
     new Float64Array(buf, bPtr, b.length).set(b);
   }
+  // [..., M, K] @ [K, N] (every batch of A, in order, against one B) is one [batches·M, K] @ [K, N]:
+  // B is packed once and the micro-kernel runs on taller panels. Each entry's sum is unchanged.
+  let rows = M;
+  let calls = batches;
+  if (batches > 1 && foldsIntoRows(aBatch, bBatch, batches)) {
+    rows = batches * M;
+    calls = 1;
+  }
   new Int32Array(buf, aMapPtr, batches).set(aBatch.subarray(0, batches));
   new Int32Array(buf, bMapPtr, batches).set(bBatch.subarray(0, batches));
   if (f32) {
-    k.matmulF32(aPtr, bPtr, cPtr, M, K, N, batches, aMapPtr, bMapPtr, work);
+    k.matmulF32(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work);
     return new Float32Array(buf, cPtr, cLen).slice();
   }
-  k.matmulF64(aPtr, bPtr, cPtr, M, K, N, batches, aMapPtr, bMapPtr, work);
+  k.matmulF64(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work);
   return new Float64Array(buf, cPtr, cLen).slice();
 }

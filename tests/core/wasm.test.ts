@@ -152,6 +152,16 @@ describe("WebAssembly kernels", () => {
     });
   }
 
+  it("matmul of every A batch against one shared B (folded into one taller product) equals the reference", () => {
+    for (const dtype of ["float64", "float32"] as const) {
+      expectAgrees(problem(dtype, 7, 13, 29, [0, 1, 2], [1, 1, 1], 31), dtype);
+      expectAgrees(problem(dtype, 32, 130, 50, [0, 1, 2, 3, 4, 5, 6, 7], [0, 0, 0, 0, 0, 0, 0, 0], 37), dtype);
+      // Not foldable: A batches out of order, or B varying.
+      expectAgrees(problem(dtype, 5, 9, 7, [1, 0, 2], [0, 0, 0], 41), dtype);
+      expectAgrees(problem(dtype, 5, 9, 7, [0, 1, 2], [0, 1, 0], 43), dtype);
+    }
+  });
+
   it("matmul propagates Inf and NaN exactly as the reference does (float64)", () => {
     fc.assert(
       fc.property(dim, dim, dim, fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.array(fc.constantFrom(Infinity, -Infinity, NaN, 0, -0), { minLength: 1, maxLength: 6 }), (M, K, N, seed, specials) => {
