@@ -88,15 +88,15 @@ export interface BidirectionalOptions {
 }
 
 /** Params of a bidirectional layer: one tree per direction. */
-export interface BidirectionalParams<P1 = any, P2 = any> {
+export type BidirectionalParams<P1 = any, P2 = any> = {
   readonly fwd: P1;
   readonly bwd: P2;
-}
+};
 /** Carry of a bidirectional layer: each direction's final carry (the backward one is at t = 1). */
-export interface BidirectionalCarry<C1 = any, C2 = any> {
+export type BidirectionalCarry<C1 = any, C2 = any> = {
   readonly fwd: C1;
   readonly bwd: C2;
-}
+};
 
 /**
  * `bidirectional(fwdCell, bwdCell, { merge })`, the BRNN: `y<t> = merge(→a<t>, ←a<t>)` where →a runs

@@ -32,24 +32,24 @@ import {
 export type GruVariant = "minimal" | "full" | "reset-after";
 
 /** `gruCell({ variant: 'minimal' })` params: `W` `[2H, H + D]` rows `[W_u; W_c]`, `b` `[2H]`. */
-export interface GruMinimalParams {
+export type GruMinimalParams = {
   readonly W: Tensor;
   readonly b: Tensor;
-}
+};
 /** `gruCell({ variant: 'full' })` params: gates `W` `[2H, H + D]` rows `[W_u; W_r]`, `b` `[2H]`; candidate `W_c` `[H, H + D]`, `b_c` `[H]`. */
-export interface GruFullParams {
+export type GruFullParams = {
   readonly W: Tensor;
   readonly b: Tensor;
   readonly W_c: Tensor;
   readonly b_c: Tensor;
-}
+};
 /** `gruCell({ variant: 'reset-after' })` params: `W_x` `[3H, D]`, `W_a` `[3H, H]`, `b_x`, `b_a` `[3H]`, rows r, z, n. */
-export interface GruResetAfterParams {
+export type GruResetAfterParams = {
   readonly W_x: Tensor;
   readonly W_a: Tensor;
   readonly b_x: Tensor;
   readonly b_a: Tensor;
-}
+};
 
 export type GruParams<V extends GruVariant> = V extends "minimal" ? GruMinimalParams : V extends "full" ? GruFullParams : GruResetAfterParams;
 

@@ -21,16 +21,16 @@ import {
 import { compactToTorch } from "./rnn.js";
 
 /** Parameters of `lstmCell`: `W` `[4H, H + D]` (rows u, f, c̃, o) and `b` `[4H]`. */
-export interface LstmParams {
+export type LstmParams = {
   readonly W: Tensor;
   readonly b: Tensor;
-}
+};
 
 /** The LSTM carry: activation `a` and memory cell `c`, both `[B, H]` (named, since libraries disagree on order). */
-export interface LstmCarry {
+export type LstmCarry = {
   readonly a: Tensor;
   readonly c: Tensor;
-}
+};
 
 export interface LstmCellOptions {
   /**

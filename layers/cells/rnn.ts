@@ -17,10 +17,10 @@ import {
 } from "./types.js";
 
 /** Parameters of `rnnCell`: `W_a = [W_aa | W_ax]` `[H, H + D]` and `b_a` `[H]`. */
-export interface RnnParams {
+export type RnnParams = {
   readonly W_a: Tensor;
   readonly b_a: Tensor;
-}
+};
 
 export interface RnnCellOptions {
   /** The activation g: `'tanh'` (default) or `'relu'`. */

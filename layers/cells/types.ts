@@ -45,12 +45,12 @@ export interface TorchCell<P, C> extends Cell<P, C, Tensor> {
 /** A PyTorch cell state dict: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` as nested number arrays or tensors. */
 export type TorchStateDict = { readonly [name: string]: Tensor | NestedArray };
 /** What `toTorch` returns: the four PyTorch entries as tensors. */
-export interface TorchTensors {
+export type TorchTensors = {
   readonly weight_ih: Tensor;
   readonly weight_hh: Tensor;
   readonly bias_ih: Tensor;
   readonly bias_hh: Tensor;
-}
+};
 
 export interface ToTorchOptions {
   /**
@@ -165,10 +165,10 @@ export const checkStep = (op: string, x: unknown, D: number, H: number, carry: R
 const TORCH_KEYS = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] as const;
 
 /** A torch cell's four entries as tensors, with its hidden size H and input size D. */
-export interface TorchEntries extends TorchTensors {
+export type TorchEntries = TorchTensors & {
   readonly H: number;
   readonly D: number;
-}
+};
 
 const readEntry = (name: string, v: unknown, dtype: DType): Checked<Tensor> => {
   if (v === undefined) return E.left([`${name} is missing`]);
