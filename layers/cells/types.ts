@@ -10,7 +10,7 @@ import * as RA from "fp-ts/lib/ReadonlyArray.js";
 import { sequenceS } from "fp-ts/lib/Apply.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { ArgumentError, ShapeError, fmtShape } from "../../core/errors.js";
-import { describe, type Shape } from "../../core/shape.js";
+import { describe } from "../../core/shape.js";
 import { isTensor, tensor, zeros, type DType, type NestedArray, type Tensor } from "../../core/tensor.js";
 import { uniform, type Key } from "../../core/random.js";
 import { add, customVjp, matmul, sum, transpose } from "../../autograd/index.js";
@@ -76,7 +76,8 @@ export class StateDictError extends ArgumentError {
 export type Checked<A> = E.Either<readonly string[], A>;
 
 /** Validation that accumulates problems (fp-ts applicative validation). */
-export const V = E.getApplicativeValidation(RA.getSemigroup<string>());
+const V = E.getApplicativeValidation(RA.getSemigroup<string>());
+/** `collect({ a: Checked<A>, b: Checked<B> })`: both values, or the problems of both. */
 export const collect = sequenceS(V);
 
 /** Throws a StateDictError listing every problem, or returns the value. */
@@ -84,8 +85,6 @@ export const orThrowAll = <A>(op: string, argument: string, c: Checked<A>): A =>
   if (E.isLeft(c)) throw new StateDictError(op, argument, c.left);
   return c.right;
 };
-
-const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * The shapes a cell's params must have, in units of H and D: `{ W: [4, "H+D"], b: [4] }` means
@@ -270,5 +269,3 @@ export const uniformWeight = (key: Key, shape: readonly number[], H: number, dty
   const k = 1 / Math.sqrt(H);
   return uniform(key, shape, { dtype, low: -k, high: k });
 };
-
-export { sameShape };
