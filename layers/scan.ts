@@ -2,6 +2,10 @@
  * `scan`: the one loop over time. It unrolls any step function `(carry, x<t>) => [carry, y<t>]` over a
  * time-major input, recording every step on the active tapes, so backpropagation through time is plain
  * `grad` through `scan` (the tape's backward is a loop, so 100,000 steps do not grow the stack).
+ *
+ * Memory: until the pullback runs, the tape keeps every step's intermediate tensors. For the library LSTM
+ * that is about 19 tensors of [B, H] per step (≈ 330 KiB per step in float32 at H = 128, B = 32, D = 64);
+ * the weights are shared by all steps and never copied per step.
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
 import { describe, type Shape } from "../core/shape.js";
@@ -9,6 +13,7 @@ import { allocData, dataOf, fromData, isTensor, tensor, type DType, type NestedA
 import { reshape, slice, stack, where } from "../autograd/index.js";
 import { TreeMismatchError, assertTensorTree, flatten, map, unflatten, type Tree, type TreeDef } from "../autograd/tree.js";
 
+/** Options of `scan`: a padding mask and the direction. */
 export interface ScanOptions {
   /**
    * `[T, B]`, 1 for a real step of sequence b and 0 for padding (numbers, booleans or a tensor). At a padded

@@ -17,6 +17,7 @@ import { add, concat } from "../autograd/index.js";
 import { scan, type ScanOptions } from "./scan.js";
 import type { Cell } from "./cells/types.js";
 
+/** Options of a SequenceLayer's `apply`. */
 export interface SequenceApplyOptions<C = any> {
   /** `[T, B]`: 1 for a real step, 0 for padding (see `scan`). */
   readonly mask?: ScanOptions["mask"];
@@ -55,6 +56,7 @@ const expectOptions = (op: string, options: unknown): SequenceApplyOptions => {
   return options as SequenceApplyOptions;
 };
 
+/** Options of `rnn`. */
 export interface RnnLayerOptions {
   /** Read the sequence right to left (ys still in the original time order). */
   readonly reverse?: boolean;
@@ -82,6 +84,7 @@ export const rnn = <P, C>(cell: Cell<P, C, Tensor>, options: RnnLayerOptions = {
   };
 };
 
+/** Options of `bidirectional`. */
 export interface BidirectionalOptions {
   /** How to join the two directions' outputs: `'concat'` (default, `[T, B, 2H]`) or `'sum'` (`[T, B, H]`). */
   readonly merge?: "concat" | "sum";

@@ -19,6 +19,7 @@
  *
  * The default variant is `'reset-after'`: it is the convention of the major libraries, and the one whose
  * weights load from and map back to PyTorch exactly.
+ * `init`: every weight ~ U(-1/√H, 1/√H) (PyTorch's default), biases 0.
  */
 import { ArgumentError } from "../../core/errors.js";
 import { zeros, type DType, type Tensor } from "../../core/tensor.js";
@@ -29,6 +30,7 @@ import {
   type Key, type ParamSpec, type TorchCell, type TorchStateDict, type TorchTensors, type ToTorchOptions,
 } from "./types.js";
 
+/** The GRU equations to use: the course's `minimal` and `full`, or PyTorch's `reset-after`. */
 export type GruVariant = "minimal" | "full" | "reset-after";
 
 /** `gruCell({ variant: 'minimal' })` params: `W` `[2H, H + D]` rows `[W_u; W_c]`, `b` `[2H]`. */
@@ -51,8 +53,10 @@ export type GruResetAfterParams = {
   readonly b_a: Tensor;
 };
 
+/** The parameter record of a GRU variant. */
 export type GruParams<V extends GruVariant> = V extends "minimal" ? GruMinimalParams : V extends "full" ? GruFullParams : GruResetAfterParams;
 
+/** Options of `gruCell`. */
 export interface GruCellOptions<V extends GruVariant> {
   /** `'minimal'`, `'full'` or `'reset-after'` (default). */
   readonly variant?: V;

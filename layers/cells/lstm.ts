@@ -9,6 +9,7 @@
  *
  * Parameters: `W` `[4H, H + D]`, rows `[W_u; W_f; W_c; W_o]` (PyTorch's gate order i, f, g, o), each block
  * `[W_·a | W_·x]` (columns `0..H-1` multiply `a<t-1>`); `b` `[4H]` in the same order. Carry `{ a, c }`.
+ * `init`: every weight ~ U(-1/√H, 1/√H) (PyTorch's default), biases 0 except `b_f = forgetBias`.
  */
 import { ArgumentError } from "../../core/errors.js";
 import { tensor, zeros, type DType, type Tensor } from "../../core/tensor.js";
@@ -32,6 +33,7 @@ export type LstmCarry = {
   readonly c: Tensor;
 };
 
+/** Options of `lstmCell`. */
 export interface LstmCellOptions {
   /**
    * The initial value of the forget-gate bias `b_f` set by `init` (default 1, so Γf starts near σ(1) ≈ 0.73

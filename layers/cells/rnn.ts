@@ -6,6 +6,7 @@
  * - `b_a` `[H]`.
  * In a batch (rows are examples) the step computes `[a<t-1>, x<t>] W_aᵀ + b_a` with one matmul.
  * `splitRnnWeights` / `stackRnnWeights` convert between the compact and the separate `W_aa`, `W_ax` forms.
+ * `init`: every weight ~ U(-1/√H, 1/√H) (PyTorch's default for its cells), biases 0.
  */
 import { ArgumentError, fmtShape } from "../../core/errors.js";
 import { zeros, type DType, type Tensor } from "../../core/tensor.js";
@@ -22,6 +23,7 @@ export type RnnParams = {
   readonly b_a: Tensor;
 };
 
+/** Options of `rnnCell`. */
 export interface RnnCellOptions {
   /** The activation g: `'tanh'` (default) or `'relu'`. */
   readonly activation?: "tanh" | "relu";

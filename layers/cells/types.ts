@@ -52,6 +52,7 @@ export type TorchTensors = {
   readonly bias_hh: Tensor;
 };
 
+/** Options of `toTorch`. */
 export interface ToTorchOptions {
   /**
    * Map a gradient instead of parameters. The course form has one bias `b = bias_ih + bias_hh`; as a
