@@ -4,7 +4,7 @@
  * `'minimal'` (update gate only, as first taught). Params `W` `[2H, H + D]` rows `[W_u; W_c]`, `b` `[2H]`:
  *   Γu = σ(W_u [c<t-1>, x<t>] + b_u),  c̃ = tanh(W_c [c<t-1>, x<t>] + b_c),  c<t> = Γu * c̃ + (1 - Γu) * c<t-1>
  *
- * `'full'` (the relevance gate Γr applied to c<t-1> before the candidate's matmul; the course and Cho et al.).
+ * `'full'` (the relevance gate Γr applied to c<t-1> before the candidate's matmul; as in the course and the 2014 paper that introduced the GRU).
  * Params `W` `[2H, H + D]` rows `[W_u; W_r]`, `b` `[2H]`, `W_c` `[H, H + D]`, `b_c` `[H]`:
  *   Γu = σ(W_u [c<t-1>, x<t>] + b_u),  Γr = σ(W_r [c<t-1>, x<t>] + b_r)        (one matmul for both gates)
  *   c̃ = tanh(W_c [Γr * c<t-1>, x<t>] + b_c)                                   (a second: it needs Γr first)
