@@ -1,6 +1,7 @@
 /**
  * Micro-benchmark of the matmul kernels, single thread, float32 unless --dtype float64:
- *   - `wasm`: core/kernels matmul forced to WebAssembly (copies operands in and the result out),
+ *   - `wasm`: core/kernels matmul forced to WebAssembly (copies operands in and the result out), 1 thread,
+ *   - `wasm 2 threads`: the same split across this thread and a helper worker (where available),
  *   - `ts`: matmulRef, the pure-TypeScript reference loop,
  *   - `tfjs-wasm`: TensorFlow.js wasm backend (XNNPACK) `tf.matMul` + `dataSync()`, when installed.
  * Sizes run interleaved round by round, so load from other processes hits every backend alike; each
@@ -10,12 +11,15 @@
  *
  *   npx tsx bench/wasm-matmul.ts [--rounds 7] [--dtype float32|float64] [--no-tfjs] [--json out.json]
  *   npx tsx bench/wasm-matmul.ts --crossover    times wasm vs ts on small shapes (for WASM_MATMUL_MIN_WORK)
+ *   npx tsx bench/wasm-matmul.ts --threads      times 1 vs 2 threads (for WASM_SPLIT_MIN_WORK)
  */
 import { createRequire } from "node:module";
 import path from "node:path";
 import { writeFileSync } from "node:fs";
 import { matmul, matmulRef } from "../core/kernels.js";
-import { setKernelBackend, wasmAvailable, wasmLoadError } from "../core/wasm/backend.js";
+import {
+  setKernelBackend, setKernelThreads, setWasmSplitMinWork, wasmAvailable, wasmLoadError, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
+} from "../core/wasm/backend.js";
 import type { DType } from "../core/tensor.js";
 
 const argv = process.argv.slice(2);
@@ -73,15 +77,21 @@ function timePerCall(f: () => void, targetMs: number): Timing {
 type Runner = (size: Size) => () => void;
 const one = new Int32Array([0]);
 
+/** core/kernels matmul forced to WebAssembly on `threads` threads. */
+const wasmRunner = (threads: 1 | 2): Runner => ([M, K, N]) => {
+  const a = operand(M * K, 1), b = operand(K * N, 2);
+  return () => {
+    const prev = setKernelBackend("wasm");
+    const prevThreads = setKernelThreads(threads);
+    matmul(a, b, M, K, N, 1, one, one, dtype);
+    setKernelThreads(prevThreads);
+    setKernelBackend(prev);
+  };
+};
+
 const runners: Record<string, Runner> = {
-  wasm: ([M, K, N]) => {
-    const a = operand(M * K, 1), b = operand(K * N, 2);
-    return () => {
-      const prev = setKernelBackend("wasm");
-      matmul(a, b, M, K, N, 1, one, one, dtype);
-      setKernelBackend(prev);
-    };
-  },
+  wasm: wasmRunner(1),
+  ...(wasmThreadsAvailable() ? { "wasm 2 threads": wasmRunner(2) } : {}),
   ts: ([M, K, N]) => {
     const a = operand(M * K, 1), b = operand(K * N, 2);
     return () => void matmulRef(a, b, M, K, N, 1, one, one, dtype);
@@ -131,9 +141,33 @@ function crossover(): void {
   }
 }
 
+function threadCrossover(): void {
+  // Wall-clock time: a second thread pays off in elapsed time, not in CPU time.
+  const shapes: Size[] = [];
+  for (const n of [32, 48, 64, 80, 96, 128, 160, 192, 256]) shapes.push([n, n, n]);
+  shapes.push([32, 64, 256], [32, 128, 512], [32, 192, 512], [64, 256, 1024]);
+  console.log(`two-thread crossover, ${dtype}: wall time(1 thread) / wall time(2 threads), median of ${rounds} rounds`);
+  console.log(`(WASM_SPLIT_MIN_WORK = ${WASM_SPLIT_MIN_WORK}; every size is split here)`);
+  const ratios = new Map<string, number[]>();
+  const one = wasmRunner(1), two = wasmRunner(2);
+  setWasmSplitMinWork(0);
+  for (let r = 0; r < rounds; r++)
+    for (const s of shapes) {
+      const t1 = timePerCall(one(s), 30).wall;
+      const t2 = timePerCall(two(s), 30).wall;
+      const key = s.join("x");
+      ratios.set(key, [...(ratios.get(key) ?? []), t1 / t2]);
+    }
+  for (const s of shapes) {
+    const key = s.join("x");
+    console.log(`${key.padEnd(14)} work ${String(s[0] * s[1] * s[2]).padStart(9)}  1T/2T ${median(ratios.get(key)!).toFixed(2)}`);
+  }
+}
+
 async function main(): Promise<void> {
   if (!wasmAvailable()) throw new Error(`WebAssembly kernels did not load: ${String(wasmLoadError())}`);
   if (flag("--crossover")) return crossover();
+  if (flag("--threads")) return threadCrossover();
   await addTfjs();
   const names = Object.keys(runners);
   const clocks = ["wall", "cpu"] as const;
@@ -157,7 +191,7 @@ async function main(): Promise<void> {
     result[clock] = {};
     const per = clock === "wall" ? "wall-clock time" : "process CPU time (user + system)";
     console.log(`\nmatmul ${dtype} GFLOP/s by ${per}, 1 thread, median (min–max) of ${rounds} interleaved rounds`);
-    console.log(["backend".padEnd(15), ...cols.map((c) => c.padStart(20))].join(""));
+    console.log(["backend".padEnd(26), ...cols.map((c) => c.padStart(20))].join(""));
     for (const name of names) {
       const row: Record<string, { median: number; min: number; max: number }> = {};
       const cells = SIZES.map((s) => {
@@ -167,12 +201,13 @@ async function main(): Promise<void> {
         return `${cell.median.toFixed(1)} (${cell.min.toFixed(1)}–${cell.max.toFixed(1)})`.padStart(20);
       });
       result[clock]![name] = row;
-      console.log([name.padEnd(15), ...cells].join(""));
+      console.log([name.padEnd(26), ...cells].join(""));
     }
-    for (const peer of names.filter((n) => n !== "wasm")) {
-      const ratios = SIZES.map((s) => (result[clock]!.wasm![s.join("x")]!.median / result[clock]![peer]![s.join("x")]!.median).toFixed(2).padStart(20));
-      console.log([`wasm ÷ ${peer}`.padEnd(15), ...ratios].join(""));
-    }
+    for (const mine of names.filter((n) => n.startsWith("wasm")))
+      for (const peer of names.filter((n) => !n.startsWith("wasm"))) {
+        const ratios = SIZES.map((s) => (result[clock]![mine]![s.join("x")]!.median / result[clock]![peer]![s.join("x")]!.median).toFixed(2).padStart(20));
+        console.log([`${mine} ÷ ${peer}`.padEnd(26), ...ratios].join(""));
+      }
   }
   if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ dtype, rounds, gflops: result }, null, 2));
 }

@@ -4,30 +4,55 @@
  * runs, and the result is copied out into a fresh typed array the caller owns.
  *
  * Loading is synchronous on first use (`new WebAssembly.Module`), which Node always allows. Browsers
- * refuse synchronous compilation of modules over 4 KB on the main thread; the module is kept under
- * that (see KERNELS_WASM_BYTES), and `wasmReady()` compiles asynchronously for when it is not.
+ * refuse synchronous compilation of modules over 4 KB on the main thread; the single-thread module is
+ * kept under that (KERNELS_WASM_BYTES), and `wasmReady()` compiles asynchronously for when it is not.
  * Wherever WebAssembly or SIMD is missing the kernels report unavailable and callers use the
  * TypeScript reference kernels.
+ *
+ * Two threads: in Node, where shared WebAssembly memory and worker_threads exist, the kernels run on a
+ * shared memory and a large matmul is split in two parts (columns, or rows when C is tall), one
+ * computed here and one by a helper worker running the same module on the same memory, woken and
+ * awaited with Atomics. Every entry is summed exactly as in one thread, so results do not depend on the
+ * split. Anywhere else (browsers without cross-origin isolation, `setKernelThreads(1)`) one thread runs.
  */
 import type { Data, DType } from "../tensor.js";
 import { ArgumentError } from "../errors.js";
-import { KERNELS_WASM_BASE64 } from "./kernels.generated.js";
+import { KERNELS_SHARED_MAX_PAGES, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels.generated.js";
+
+type PartFn = (
+  a: number, b: number, c: number, M: number, K: number, N: number, batches: number,
+  aMap: number, bMap: number, work: number, i0: number, i1: number, j0: number, j1: number,
+) => void;
 
 interface KernelExports {
-  readonly memory: WebAssembly.Memory;
   heapBase(): number;
   workBytesF32(): number;
   workBytesF64(): number;
-  matmulF32(a: number, b: number, c: number, M: number, K: number, N: number, batches: number, aMap: number, bMap: number, work: number): void;
-  matmulF64(a: number, b: number, c: number, M: number, K: number, N: number, batches: number, aMap: number, bMap: number, work: number): void;
+  matmulPartF32: PartFn;
+  matmulPartF64: PartFn;
 }
+
+/** A loaded module: its exports, its memory, and (shared memory only) a helper thread once started. */
+interface Engine {
+  readonly k: KernelExports;
+  readonly memory: WebAssembly.Memory;
+  readonly shared: boolean;
+  readonly module: WebAssembly.Module;
+  helper: Helper | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Choices
 
 /** Which kernels run: `'auto'` uses WebAssembly where it pays, `'ts'` forces the reference, `'wasm'` forces WebAssembly. */
 export type KernelBackend = "auto" | "ts" | "wasm";
 
+const env = (name: string): string | undefined =>
+  typeof process === "object" && process !== null ? process.env?.[name] : undefined;
+
 function initialBackend(): KernelBackend {
-  const env = typeof process === "object" && process !== null ? process.env?.SEQGRAD_KERNELS : undefined;
-  return env === "ts" || env === "wasm" ? env : "auto";
+  const v = env("SEQGRAD_KERNELS");
+  return v === "ts" || v === "wasm" ? v : "auto";
 }
 let backend: KernelBackend = initialBackend();
 
@@ -57,14 +82,64 @@ export function matmulPrefersWasm(work: number): boolean {
   return backend === "wasm" || (backend === "auto" && work >= WASM_MATMUL_MIN_WORK);
 }
 
+function initialThreads(): 1 | 2 {
+  const v = env("SEQGRAD_THREADS");
+  if (v === "1") return 1;
+  if (v === "2") return 2;
+  const os = nodeBuiltin<{ availableParallelism?: () => number }>("node:os");
+  return os?.availableParallelism && os.availableParallelism() >= 2 ? 2 : 1;
+}
+let threads: 1 | 2 | undefined;
+
+/** Threads a large WebAssembly matmul may use: 2 (default where the machine has 2+ cores, or SEQGRAD_THREADS) or 1; returns the previous value. */
+export function setKernelThreads(n: 1 | 2): 1 | 2 {
+  if (n !== 1 && n !== 2) throw new ArgumentError("setKernelThreads", "n", `must be 1 or 2, got ${String(n)}`);
+  const previous = getKernelThreads();
+  threads = n;
+  return previous;
+}
+
+/** The current thread count for WebAssembly matmul (1 or 2). */
+export function getKernelThreads(): 1 | 2 {
+  return (threads ??= initialThreads());
+}
+
+/**
+ * Smallest matmul (multiply-adds) split across two threads: waking the helper and waiting for it costs
+ * tens of microseconds, about 2^20 multiply-adds of one thread's work. Measured with
+ * `bench/wasm-matmul.ts --threads`.
+ */
+export const WASM_SPLIT_MIN_WORK = 1 << 20;
+let splitMinWork = WASM_SPLIT_MIN_WORK;
+
+/** Sets the split threshold (multiply-adds; default WASM_SPLIT_MIN_WORK), for benchmarks and tests; returns the previous one. */
+export function setWasmSplitMinWork(work: number): number {
+  if (!(work >= 0)) throw new ArgumentError("setWasmSplitMinWork", "work", `must be a number >= 0, got ${String(work)}`);
+  const previous = splitMinWork;
+  splitMinWork = work;
+  return previous;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
 const PAGE = 65536;
 /** Linear memory this backend will grow to at most; larger problems fall back to TypeScript. */
-const MAX_MEMORY_BYTES = 2 ** 31;
+const MAX_MEMORY_BYTES = KERNELS_SHARED_MAX_PAGES * PAGE;
 const ALIGN = 64;
 
-let kernels: KernelExports | null = null;
+let engine: Engine | null = null;
 let loadError: unknown = undefined;
 let tried = false;
+
+function nodeBuiltin<T>(id: string): T | undefined {
+  const p = typeof process === "object" && process !== null ? (process as { getBuiltinModule?: (id: string) => unknown }) : undefined;
+  try {
+    return p?.getBuiltinModule?.(id) as T | undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const table = new Int8Array(128).fill(-1);
@@ -88,35 +163,48 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-function instantiate(module: WebAssembly.Module): KernelExports {
-  return new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+function singleEngine(module: WebAssembly.Module): Engine {
+  const exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports & { memory: WebAssembly.Memory };
+  return { k: exports, memory: exports.memory, shared: false, module, helper: null };
 }
 
-function load(): KernelExports | null {
-  if (tried) return kernels;
+/** The shared-memory engine, when this runtime can also start a worker on it (Node). */
+function sharedEngine(): Engine | null {
+  if (typeof SharedArrayBuffer !== "function" || !nodeBuiltin("node:worker_threads")) return null;
+  try {
+    const module = new WebAssembly.Module(decodeBase64(KERNELS_SHARED_WASM_BASE64));
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: KERNELS_SHARED_MAX_PAGES, shared: true });
+    const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+    return { k, memory, shared: true, module, helper: null };
+  } catch {
+    return null;
+  }
+}
+
+function load(): Engine | null {
+  if (tried) return engine;
   tried = true;
   try {
     if (typeof WebAssembly !== "object") throw new Error("WebAssembly is not available");
-    kernels = instantiate(new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64)));
+    engine = sharedEngine() ?? singleEngine(new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64)));
   } catch (e) {
     loadError = e;
-    kernels = null;
+    engine = null;
   }
-  return kernels;
+  return engine;
 }
 
 /** Compiles the kernels asynchronously (use in browsers before the first big matmul); resolves to whether they loaded. */
 export async function wasmReady(): Promise<boolean> {
-  if (kernels) return true;
+  if (engine) return true;
   try {
-    const module = await WebAssembly.compile(decodeBase64(KERNELS_WASM_BASE64));
-    kernels = instantiate(module);
+    engine = sharedEngine() ?? singleEngine(await WebAssembly.compile(decodeBase64(KERNELS_WASM_BASE64)));
     tried = true;
     loadError = undefined;
   } catch (e) {
     loadError = e;
   }
-  return kernels !== null;
+  return engine !== null;
 }
 
 /** Whether the WebAssembly kernels are loaded (loading them synchronously on first call). */
@@ -132,23 +220,134 @@ export function wasmLoadError(): unknown {
 
 /** Current size of the kernels' linear memory in bytes (0 when not loaded). */
 export function wasmMemoryBytes(): number {
-  return kernels ? kernels.memory.buffer.byteLength : 0;
+  return engine ? engine.memory.buffer.byteLength : 0;
+}
+
+let splits = 0;
+
+/** How many matmuls have been split across two threads so far (for tests and benchmarks). */
+export function wasmSplitCount(): number {
+  return splits;
+}
+
+/** Whether a large matmul can run on two threads here (shared memory and a helper worker). */
+export function wasmThreadsAvailable(): boolean {
+  const e = load();
+  return e !== null && e.shared && helperOf(e) !== null;
 }
 
 const alignUp = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
 
 /** Grows linear memory to at least `bytes`; false when that is over the cap or the engine refuses. */
-function ensureMemory(k: KernelExports, bytes: number): boolean {
+function ensureMemory(e: Engine, bytes: number): boolean {
   if (bytes > MAX_MEMORY_BYTES) return false;
-  const have = k.memory.buffer.byteLength;
+  const have = e.memory.buffer.byteLength;
   if (bytes <= have) return true;
   try {
-    k.memory.grow(Math.ceil((bytes - have) / PAGE));
+    e.memory.grow(Math.ceil((bytes - have) / PAGE));
     return true;
   } catch {
     return false;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The helper thread
+
+// Control block (a SharedArrayBuffer): Int32 [0] job number posted, [1] job number finished, [2] 1 if
+// the finished job threw; Float64 [2..16] the job: dtype bits, then matmulPart's 14 arguments.
+const CTRL_POSTED = 0;
+const CTRL_DONE = 1;
+const CTRL_FAILED = 2;
+const CTRL_ARGS = 2; // Float64 index (byte 16)
+/** Longest wait for the helper before the caller computes the helper's part itself and stops using it. */
+const HELPER_TIMEOUT_MS = 60_000;
+
+const HELPER_SOURCE = `
+const { workerData } = require("node:worker_threads");
+const { module, memory, ctrl } = workerData;
+const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const c = new Int32Array(ctrl, 0, 4);
+const a = new Float64Array(ctrl, 16, 16);
+let seen = 0;
+for (;;) {
+  while (Atomics.load(c, 0) === seen) Atomics.wait(c, 0, seen);
+  seen = Atomics.load(c, 0);
+  let failed = 0;
+  try {
+    (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14]);
+  } catch (e) {
+    failed = 1;
+  }
+  Atomics.store(c, 2, failed);
+  Atomics.store(c, 1, seen);
+  Atomics.notify(c, 1);
+}
+`;
+
+interface Helper {
+  readonly ctrl: Int32Array;
+  readonly args: Float64Array;
+  readonly worker: { terminate(): unknown; unref(): void };
+  job: number;
+}
+
+interface WorkerCtor {
+  new (code: string, options: { eval: true; workerData: unknown }): { terminate(): unknown; unref(): void; on(event: string, f: () => void): unknown };
+}
+
+let helperFailed = false;
+
+/** The helper worker of a shared engine, started on first use; null when it cannot run. */
+function helperOf(e: Engine): Helper | null {
+  if (e.helper || helperFailed || !e.shared) return e.helper;
+  const wt = nodeBuiltin<{ Worker: WorkerCtor }>("node:worker_threads");
+  if (!wt) return null;
+  try {
+    const sab = new SharedArrayBuffer(16 + 16 * 8);
+    const worker = new wt.Worker(HELPER_SOURCE, { eval: true, workerData: { module: e.module, memory: e.memory, ctrl: sab } });
+    worker.on("error", () => {
+      helperFailed = true;
+    });
+    worker.unref(); // a parked helper never keeps the process alive
+    e.helper = { ctrl: new Int32Array(sab, 0, 4), args: new Float64Array(sab, 16, 16), worker, job: 0 };
+  } catch {
+    helperFailed = true;
+  }
+  return e.helper;
+}
+
+function postPart(h: Helper, bits: number, args: readonly number[]): void {
+  h.args[0] = bits;
+  for (let i = 0; i < args.length; i++) h.args[i + 1] = args[i]!;
+  h.job++;
+  Atomics.store(h.ctrl, CTRL_POSTED, h.job);
+  Atomics.notify(h.ctrl, CTRL_POSTED);
+}
+
+/** Waits for the helper's current job; false if it failed or timed out (the helper is then retired). */
+function awaitPart(e: Engine, h: Helper): boolean {
+  const deadline = Date.now() + HELPER_TIMEOUT_MS;
+  for (;;) {
+    const done = Atomics.load(h.ctrl, CTRL_DONE);
+    if (done === h.job) return Atomics.load(h.ctrl, CTRL_FAILED) === 0;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      // Retire the helper and this engine's memory: should the helper still be running, it can only
+      // write into memory that no later call uses.
+      helperFailed = true;
+      e.helper = null;
+      void h.worker.terminate();
+      engine = null;
+      tried = false;
+      return false;
+    }
+    Atomics.wait(h.ctrl, CTRL_DONE, done, left);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul
 
 /** Whether batch b uses A batch b and every batch the same B batch, with A's batches starting at 0. */
 function foldsIntoRows(aBatch: Int32Array, bBatch: Int32Array, batches: number): boolean {
@@ -165,20 +364,24 @@ export function matmulWasm(
   a: Data, b: Data, M: number, K: number, N: number,
   batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType,
 ): Data | null {
-  const k = load();
-  if (!k) return null;
+  const e = load();
+  if (!e) return null;
+  const { k } = e;
   const f32 = dtype === "float32";
   const bytesPer = f32 ? 4 : 8;
-  const work = alignUp(k.heapBase());
-  const aPtr = alignUp(work + (f32 ? k.workBytesF32() : k.workBytesF64()));
+  const workBytes = f32 ? k.workBytesF32() : k.workBytesF64();
+  const split = e.shared && getKernelThreads() === 2 && batches * M * K * N >= splitMinWork;
+  const work0 = alignUp(k.heapBase());
+  const work1 = alignUp(work0 + workBytes);
+  const aPtr = alignUp(split ? work1 + workBytes : work0 + workBytes);
   const bPtr = alignUp(aPtr + a.length * bytesPer);
   const cPtr = alignUp(bPtr + b.length * bytesPer);
   const cLen = batches * M * N;
   const aMapPtr = alignUp(cPtr + cLen * bytesPer);
   const bMapPtr = alignUp(aMapPtr + batches * 4);
   const end = bMapPtr + batches * 4;
-  if (!ensureMemory(k, end)) return null;
-  const buf = k.memory.buffer;
+  if (!ensureMemory(e, end)) return null;
+  const buf = e.memory.buffer;
   if (f32) {
     new Float32Array(buf, aPtr, a.length).set(a);
     new Float32Array(buf, bPtr, b.length).set(b);
@@ -186,6 +389,8 @@ export function matmulWasm(
     new Float64Array(buf, aPtr, a.length).set(a);
     new Float64Array(buf, bPtr, b.length).set(b);
   }
+  new Int32Array(buf, aMapPtr, batches).set(aBatch.subarray(0, batches));
+  new Int32Array(buf, bMapPtr, batches).set(bBatch.subarray(0, batches));
   // [..., M, K] @ [K, N] (every batch of A, in order, against one B) is one [batches·M, K] @ [K, N]:
   // B is packed once and the micro-kernel runs on taller panels. Each entry's sum is unchanged.
   let rows = M;
@@ -194,12 +399,26 @@ export function matmulWasm(
     rows = batches * M;
     calls = 1;
   }
-  new Int32Array(buf, aMapPtr, batches).set(aBatch.subarray(0, batches));
-  new Int32Array(buf, bMapPtr, batches).set(bBatch.subarray(0, batches));
-  if (f32) {
-    k.matmulF32(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work);
-    return new Float32Array(buf, cPtr, cLen).slice();
+  const part = f32 ? k.matmulPartF32 : k.matmulPartF64;
+  const helper = split ? helperOf(e) : null;
+  if (helper) {
+    // Split the dimension whose other operand is cheaper to pack twice: columns re-pack A, rows re-pack B.
+    // Cut at a multiple of the micro-tile (12 or 6 columns, 4 rows) so neither half gains an edge tile.
+    const byCols = rows <= N;
+    const step = byCols ? (f32 ? 12 : 6) : 4;
+    const extent = byCols ? N : rows;
+    const cut = Math.min(extent, Math.max(step, Math.round(extent / 2 / step) * step));
+    const [mine, theirs] = byCols
+      ? [[0, rows, 0, cut], [0, rows, cut, N]]
+      : [[0, cut, 0, N], [cut, rows, 0, N]];
+    const common = [aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr] as const;
+    postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!]);
+    splits++;
+    part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!);
+    // If the helper failed or timed out, its part is computed here, in this thread's own work area.
+    if (!awaitPart(e, helper)) part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!);
+  } else {
+    part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N);
   }
-  k.matmulF64(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work);
-  return new Float64Array(buf, cPtr, cLen).slice();
+  return f32 ? new Float32Array(buf, cPtr, cLen).slice() : new Float64Array(buf, cPtr, cLen).slice();
 }

@@ -140,24 +140,25 @@ function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
   }
 }
 
-// One matrix: C[M,N] = A[M,K] @ B[K,N], all row-major and contiguous; work holds workBytesF32() bytes.
-function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usize): void {
+// Rows [i0, i1) x columns [j0, j1) of one matrix C[M,N] = A[M,K] @ B[K,N], all row-major and
+// contiguous; work holds workBytesF32() bytes.
+function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32): void {
+  const ldcBytes = <usize>N << 2;
   if (K == 0) {
-    memory.fill(c, 0, <usize>M * <usize>N * 4);
+    for (let i = i0; i < i1; i++) memory.fill(c + <usize>i * ldcBytes + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
     return;
   }
   const pa = work;
   const pb = work + PACKA32_BYTES;
   const tile = pb + PACKB32_BYTES;
-  const ldcBytes = <usize>N << 2;
-  for (let jc = 0; jc < N; jc += NC32) {
-    const nc = min(NC32, N - jc);
+  for (let jc = j0; jc < j1; jc += NC32) {
+    const nc = min(NC32, j1 - jc);
     for (let pc = 0; pc < K; pc += KC32) {
       const kc = min(KC32, K - pc);
       const acc = pc > 0;
       packB32(pb, b + ((<usize>pc * <usize>N + <usize>jc) << 2), N, kc, nc);
-      for (let ic = 0; ic < M; ic += MC32) {
-        const mc = min(MC32, M - ic);
+      for (let ic = i0; ic < i1; ic += MC32) {
+        const mc = min(MC32, i1 - ic);
         packA32(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 2), K, mc, kc);
         for (let jr = 0; jr < nc; jr += NR32) {
           const nr = min(NR32, nc - jr);
@@ -185,12 +186,16 @@ function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usiz
 }
 
 /**
- * Batched float32 matmul: for bt in [0, batches), C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K],
- * B [*, K, N], C [batches, M, N] row-major; aMap/bMap are i32 arrays; work holds workBytesF32() bytes.
+ * Batched float32 matmul, rows [i0, i1) x columns [j0, j1) of it: for bt in [0, batches),
+ * C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K], B [*, K, N], C [batches, M, N] row-major; aMap and
+ * bMap are i32 arrays; work holds workBytesF32() bytes. The rest of C is untouched, so two threads
+ * sharing memory can each compute a part (each with its own work area); every entry is summed exactly
+ * as in the whole product.
  */
-export function matmulF32(
+export function matmulPartF32(
   a: usize, b: usize, c: usize, M: i32, K: i32, N: i32,
   batches: i32, aMap: usize, bMap: usize, work: usize,
+  i0: i32, i1: i32, j0: i32, j1: i32,
 ): void {
   const aStride = <usize>M * <usize>K * 4;
   const bStride = <usize>K * <usize>N * 4;
@@ -198,7 +203,7 @@ export function matmulF32(
   for (let bt = 0; bt < batches; bt++) {
     const ai = <usize>load<i32>(aMap + (<usize>bt << 2));
     const bi = <usize>load<i32>(bMap + (<usize>bt << 2));
-    gemm32(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, M, K, N, work);
+    gemm32(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, K, N, work, i0, i1, j0, j1);
   }
 }
 
@@ -314,24 +319,25 @@ function packB64(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
   }
 }
 
-// One matrix: C[M,N] = A[M,K] @ B[K,N], all row-major and contiguous; work holds workBytesF64() bytes.
-function gemm64(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usize): void {
+// Rows [i0, i1) x columns [j0, j1) of one matrix C[M,N] = A[M,K] @ B[K,N], all row-major and
+// contiguous; work holds workBytesF64() bytes.
+function gemm64(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32): void {
+  const ldcBytes = <usize>N << 3;
   if (K == 0) {
-    memory.fill(c, 0, <usize>M * <usize>N * 8);
+    for (let i = i0; i < i1; i++) memory.fill(c + <usize>i * ldcBytes + (<usize>j0 << 3), 0, <usize>(j1 - j0) << 3);
     return;
   }
   const pa = work;
   const pb = work + PACKA64_BYTES;
   const tile = pb + PACKB64_BYTES;
-  const ldcBytes = <usize>N << 3;
-  for (let jc = 0; jc < N; jc += NC64) {
-    const nc = min(NC64, N - jc);
+  for (let jc = j0; jc < j1; jc += NC64) {
+    const nc = min(NC64, j1 - jc);
     for (let pc = 0; pc < K; pc += KC64) {
       const kc = min(KC64, K - pc);
       const acc = pc > 0;
       packB64(pb, b + ((<usize>pc * <usize>N + <usize>jc) << 3), N, kc, nc);
-      for (let ic = 0; ic < M; ic += MC64) {
-        const mc = min(MC64, M - ic);
+      for (let ic = i0; ic < i1; ic += MC64) {
+        const mc = min(MC64, i1 - ic);
         packA64(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 3), K, mc, kc);
         for (let jr = 0; jr < nc; jr += NR64) {
           const nr = min(NR64, nc - jr);
@@ -359,12 +365,16 @@ function gemm64(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usiz
 }
 
 /**
- * Batched float64 matmul: for bt in [0, batches), C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K],
- * B [*, K, N], C [batches, M, N] row-major; aMap/bMap are i32 arrays; work holds workBytesF64() bytes.
+ * Batched float64 matmul, rows [i0, i1) x columns [j0, j1) of it: for bt in [0, batches),
+ * C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K], B [*, K, N], C [batches, M, N] row-major; aMap and
+ * bMap are i32 arrays; work holds workBytesF64() bytes. The rest of C is untouched, so two threads
+ * sharing memory can each compute a part (each with its own work area); every entry is summed exactly
+ * as in the whole product.
  */
-export function matmulF64(
+export function matmulPartF64(
   a: usize, b: usize, c: usize, M: i32, K: i32, N: i32,
   batches: i32, aMap: usize, bMap: usize, work: usize,
+  i0: i32, i1: i32, j0: i32, j1: i32,
 ): void {
   const aStride = <usize>M * <usize>K * 8;
   const bStride = <usize>K * <usize>N * 8;
@@ -372,6 +382,6 @@ export function matmulF64(
   for (let bt = 0; bt < batches; bt++) {
     const ai = <usize>load<i32>(aMap + (<usize>bt << 2));
     const bi = <usize>load<i32>(bMap + (<usize>bt << 2));
-    gemm64(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, M, K, N, work);
+    gemm64(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, K, N, work, i0, i1, j0, j1);
   }
 }

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { matmul as matmulKernel, matmulRef } from "../../core/kernels.js";
 import {
-  getKernelBackend, matmulPrefersWasm, matmulWasm, setKernelBackend, wasmAvailable, wasmLoadError, WASM_MATMUL_MIN_WORK,
+  getKernelBackend, getKernelThreads, matmulPrefersWasm, matmulWasm, setKernelBackend, setKernelThreads, wasmAvailable,
+  wasmLoadError, wasmSplitCount, wasmThreadsAvailable, WASM_MATMUL_MIN_WORK, WASM_SPLIT_MIN_WORK,
 } from "../../core/wasm/backend.js";
 import { KERNELS_SOURCE_SHA256 } from "../../core/wasm/kernels.generated.js";
 import { tensor, dataOf, type Data, type DType } from "../../core/tensor.js";
@@ -194,6 +195,48 @@ describe("WebAssembly kernels", () => {
     runWasm(p, "float32");
     expect(firstDifference(p.a, a0)).toBe(-1);
     expect(firstDifference(p.b, b0)).toBe(-1);
+  });
+});
+
+describe("two-thread WebAssembly matmul", () => {
+  afterEach(() => {
+    setKernelThreads(2);
+  });
+
+  it("is available in Node (shared memory and a helper worker)", () => {
+    expect(wasmThreadsAvailable()).toBe(true);
+  });
+
+  for (const dtype of ["float64", "float32"] as const) {
+    it(`gives the one-thread result bit for bit when split by columns, by rows and per batch (${dtype})`, () => {
+      const cases = [
+        problem(dtype, 40, 300, 130, [0], [0], 51), // C wide: split by columns
+        problem(dtype, 301, 70, 50, [0], [0], 53), // C tall: split by rows
+        problem(dtype, 9, 300, 130, [0, 1, 0], [1, 0, 0], 57), // batched, not foldable
+        problem(dtype, 11, 300, 80, [0, 1, 2, 3], [0, 0, 0, 0], 59), // batched, folded into rows
+      ];
+      for (const p of cases) {
+        expect(p.aBatch.length * p.M * p.K * p.N).toBeGreaterThanOrEqual(WASM_SPLIT_MIN_WORK);
+        setKernelThreads(1);
+        const before = wasmSplitCount();
+        const one = runWasm(p, dtype);
+        expect(wasmSplitCount()).toBe(before);
+        setKernelThreads(2);
+        const two = runWasm(p, dtype);
+        expect(wasmSplitCount()).toBe(before + 1);
+        const i = firstDifference(two, one);
+        expect(i, `[${p.M},${p.K}]@[${p.K},${p.N}] entry ${i}: ${two[i]} vs ${one[i]}`).toBe(-1);
+      }
+      // And the split result is the reference's (exactly in float64, within the bound in float32).
+      expectAgrees(cases[0]!, dtype);
+    });
+  }
+
+  it("returns the previous thread count and rejects anything but 1 or 2", () => {
+    setKernelThreads(2);
+    expect(setKernelThreads(1)).toBe(2);
+    expect(getKernelThreads()).toBe(1);
+    expect(() => setKernelThreads(4 as never)).toThrow(/setKernelThreads: n must be 1 or 2, got 4/);
   });
 });
 
