@@ -29,7 +29,7 @@ const program = new Command()
   .option("--only <group>", "run one group: matmul | lstm | gru | rnn | gradcheck")
   .option("--out <file>", "where to write the JSON results", "bench/results/latest.json")
   .option("--rounds <n>", "interleaved rounds per case (default 5, 2 with --quick)")
-  .option("--peers <list>", "comma-separated subset of: seqgrad,seqgrad-raw,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
+  .option("--peers <list>", "comma-separated subset of: seqgrad,seqgrad-1t,seqgrad-raw,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
   .parse();
 const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string }>();
 if (opts.only !== undefined && !["matmul", "lstm", "gru", "rnn", "gradcheck"].includes(opts.only)) {
@@ -42,8 +42,11 @@ const rounds = opts.rounds !== undefined ? Math.max(1, Number.parseInt(opts.roun
 
 // ---- the cases -----------------------------------------------------------------------------------------------
 
-type Impl = "seqgrad" | "seqgrad-raw" | "tfjs-wasm" | "tfjs-wasm-layers" | "tfjs-cpu" | "jax-wasm" | "torch-1t" | "torch-2t";
-const ALL_IMPLS: readonly Impl[] = ["seqgrad", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"];
+type Impl = "seqgrad" | "seqgrad-1t" | "seqgrad-raw" | "tfjs-wasm" | "tfjs-wasm-layers" | "tfjs-cpu" | "jax-wasm" | "torch-1t" | "torch-2t";
+const ALL_IMPLS: readonly Impl[] = ["seqgrad", "seqgrad-1t", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"];
+/** seqgrad as a user runs it (default threads), with its matmuls on one thread, and the raw-op model. */
+const SEQGRAD: readonly Impl[] = ["seqgrad", "seqgrad-1t", "seqgrad-raw"];
+const isSeqgrad = (i: Impl): boolean => SEQGRAD.includes(i);
 
 interface Case {
   readonly workload: Workload;
@@ -71,12 +74,12 @@ const GROUPS: Group[] = [
     name: "matmul",
     cases: matmulSizes.map(([M, K, N]) => ({
       workload: { kind: "matmul", M, K, N },
-      impls: ["seqgrad", "tfjs-wasm", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"],
+      impls: ["seqgrad", "seqgrad-1t", "tfjs-wasm", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"],
       target: quick ? 0.2 : 0.5,
       rounds,
     })),
   },
-  { name: "lstm", cases: [lm("lstm", 128, ["seqgrad", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"])] },
+  { name: "lstm", cases: [lm("lstm", 128, ["seqgrad", "seqgrad-1t", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"])] },
   ...(quick ? [] : [
     { name: "lstm", cases: [lm("lstm", 256, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"])] },
     { name: "lstm", cases: [lm("lstm", 512, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"], Math.min(rounds, 3))] },
@@ -165,7 +168,8 @@ const spawnChild = (impl: Impl): Child => {
     const proc = spawn(PYTHON, [path.join(here, "torch_bench.py"), "--threads", threads], { env, stdio: ["pipe", "pipe", "pipe"] });
     return new Child(impl, proc, readline.createInterface({ input: proc.stdout! }));
   }
-  const proc = fork(path.join(here, "worker.ts"), [impl], { execArgv: ["--import", tsxLoader], stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  const env: NodeJS.ProcessEnv = impl === "seqgrad-1t" ? { ...process.env, SEQGRAD_THREADS: "1" } : process.env;
+  const proc = fork(path.join(here, "worker.ts"), [impl], { execArgv: ["--import", tsxLoader], stdio: ["ignore", "pipe", "pipe", "ipc"], env });
   return new Child(impl, proc, null);
 };
 
@@ -203,8 +207,10 @@ interface CaseResult {
   readonly unit: string;
   readonly results: ImplResult[];
   readonly skipped: { impl: Impl; reason: string }[];
-  /** seqgrad's median ÷ each peer's median (> 1: seqgrad faster). */
+  /** seqgrad's median ÷ each other implementation's median (> 1: seqgrad faster). */
   readonly ratios: Record<string, number>;
+  /** The same for every seqgrad variant present: ratiosByVariant[variant][peer]. */
+  readonly ratiosByVariant: Record<string, Record<string, number>>;
   readonly initialLossAgreement: string | null;
 }
 
@@ -295,6 +301,9 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
       const sg = results.find((r) => r.impl === "seqgrad");
       const ratios: Record<string, number> = {};
       if (sg) for (const r of results) if (r.impl !== "seqgrad") ratios[r.impl] = sg.median / r.median;
+      const ratiosByVariant: Record<string, Record<string, number>> = {};
+      for (const v of results.filter((r) => isSeqgrad(r.impl)))
+        ratiosByVariant[v.impl] = Object.fromEntries(results.filter((r) => !isSeqgrad(r.impl)).map((r) => [r.impl, v.median / r.median]));
       const rows = [["impl", unit, "min–max", "reps×rounds", "seqgrad ÷", "peak RSS MB", "note"]];
       for (const r of results)
         rows.push([
@@ -307,7 +316,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
       for (const s of skipped) console.log(`  skipped ${s.impl}: ${s.reason}`);
       const agree = c.workload.kind === "matmul" ? null : lossAgreement(results);
       if (agree) console.log(`  ${agree}`);
-      out.push({ name, workload: c.workload, unit, results, skipped, ratios, initialLossAgreement: agree });
+      out.push({ name, workload: c.workload, unit, results, skipped, ratios, ratiosByVariant, initialLossAgreement: agree });
     }
   } finally {
     for (const child of children.values()) child.stop();
@@ -339,14 +348,15 @@ const main = async (): Promise<void> => {
   const torchInfo = infos["torch-1t"] ?? infos["torch-2t"];
   if (torchInfo) console.log(`PyTorch BLAS: ${torchInfo.blas} (${torchInfo.blasLibraries || "no library mapped"})`);
 
-  console.log("\nsummary: seqgrad's throughput ÷ each peer's (medians, same run)");
-  const peers = ALL_IMPLS.filter((i) => i !== "seqgrad" && cases.some((c) => i in c.ratios));
-  const rows = [["case", "seqgrad", ...peers]];
-  for (const c of cases) {
-    const sg = c.results.find((r) => r.impl === "seqgrad");
-    rows.push([c.name, sg ? `${fmtNum(sg.median)} ${c.unit}` : "—", ...peers.map((p) => (p in c.ratios ? fmtRatio(c.ratios[p]!) : "—"))]);
-  }
-  printTable(rows, rows[0]!.map((_, i) => i).filter((i) => i > 0));
+  console.log("\nsummary: seqgrad's throughput ÷ each peer's (medians, same run; > 1 means seqgrad is faster)");
+  const peers = ALL_IMPLS.filter((i) => !isSeqgrad(i) && cases.some((c) => c.results.some((r) => r.impl === i)));
+  const rows = [["case", "seqgrad variant", "throughput", ...peers]];
+  for (const c of cases)
+    for (const [variant, rs] of Object.entries(c.ratiosByVariant)) {
+      const v = c.results.find((r) => r.impl === variant)!;
+      rows.push([c.name, variant, `${fmtNum(v.median)} ${c.unit}`, ...peers.map((p) => (p in rs ? fmtRatio(rs[p]!) : "—"))]);
+    }
+  printTable(rows, rows[0]!.map((_, i) => i).filter((i) => i > 1));
 
   const file = path.resolve(opts.out);
   mkdirSync(path.dirname(file), { recursive: true });

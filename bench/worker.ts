@@ -8,9 +8,10 @@ import type { Peer, Reply, Request, Runner } from "./common.js";
 const impl = process.argv[2] ?? "";
 
 const loadPeer = async (name: string): Promise<{ peer: Peer; info: Record<string, string> }> => {
-  if (name === "seqgrad" || name === "seqgrad-raw") {
+  if (name === "seqgrad" || name === "seqgrad-1t" || name === "seqgrad-raw") {
+    // seqgrad-1t is seqgrad with SEQGRAD_THREADS=1 in its environment (set by run.ts)
     const m = await import("./peers/seqgrad.js");
-    return { peer: name === "seqgrad" ? m.seqgradPeer : m.seqgradRawPeer, info: m.seqgradInfo() };
+    return { peer: name === "seqgrad-raw" ? m.seqgradRawPeer : m.seqgradPeer, info: m.seqgradInfo() };
   }
   if (name.startsWith("tfjs-")) {
     const m = await import("./peers/tfjs.js");

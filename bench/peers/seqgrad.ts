@@ -20,6 +20,7 @@ import { scan } from "../../layers/scan.js";
 import { sequenceLoss } from "../../layers/losses.js";
 import { sgd } from "../../layers/optimizers.js";
 import { checkGrad } from "../../proofs/checkGrad.js";
+import { getKernelBackend, getKernelThreads, wasmAvailable } from "../../core/wasm/backend.js";
 import {
   gatesOf, gradcheckData, lmData, lmWeights, matmulOperands, transpose2d,
   type CellKind, type Flat, type GradcheckWorkload, type MatmulWorkload, type Peer, type RnnLmWorkload, type Runner,
@@ -229,5 +230,11 @@ export const seqgradPeer: Peer = async (w) =>
 export const seqgradRawPeer: Peer = async (w) =>
   w.kind === "matmul" ? { skip: "same kernel as seqgrad" } : w.kind === "rnnlm" ? lmRunner(w) : gradcheckRunner(w);
 
-/** What the table says about seqgrad's build. */
-export const seqgradInfo = (): Record<string, string> => ({ node: process.version });
+/** What the table says about seqgrad's build: which kernels run the matmuls and on how many threads. */
+export const seqgradInfo = (): Record<string, string> => ({
+  node: process.version,
+  kernels: getKernelBackend(),
+  wasmLoaded: String(wasmAvailable()),
+  matmulThreads: String(getKernelThreads()),
+  SEQGRAD_THREADS: process.env.SEQGRAD_THREADS ?? "unset",
+});
