@@ -1,7 +1,7 @@
 /**
  * Write your own recurrent cell, train it, and prove its gradients — copy this file and change the cell.
  *
- * The cell here is not in the library: a coupled input-forget LSTM (CIFG, Greff et al. 2017), where one gate
+ * The cell here is not in the library: a coupled input-forget LSTM (CIFG, a known LSTM variant), where one gate
  * decides both what to forget and what to write (Γu = 1 - Γf), and the carry is the record { a, c }:
  *
  *   v = [a<t-1>, x<t>]
