@@ -41,11 +41,17 @@ const backward = (tape: Tape, seeds: Map<number, Tensor>, wrt: readonly Tensor[]
   return wrt.map((x) => ct.get(x.id) ?? zeros(x.shape, x.dtype));
 };
 
+/** Transforms take functions; anything else is named here rather than failing as "f is not a function". */
+const expectFunction = (op: string, name: string, f: unknown): void => {
+  if (typeof f !== "function") throw new ArgumentError(op, name, `must be a function, got ${f === null ? "null" : Array.isArray(f) ? "an array" : typeof f}`);
+};
+
 /**
  * `vjp(f, ...primals) => [out, pullback]`: `pullback(ct)` gives one cotangent tree per primal, each the
  * same shape as its primal. `out` may be any tree of tensors; `ct` must have its structure.
  */
 export function vjp<Out extends Tree>(f: (...args: any[]) => Out, ...primals: Tree[]): [Out, Pullback] {
+  expectFunction("vjp", "f", f);
   primals.forEach((p, i) => assertTensorTree("vjp", `argument ${i}`, p));
   const flat = flatten(primals as Tree);
   const fresh = flat.leaves.map(identity);
@@ -115,6 +121,7 @@ const expectScalar = (op: string, v: unknown): Tensor => {
 };
 
 const valueAndGradImpl = (op: string, f: (...args: any[]) => any, opts: ValueAndGradOptions) => (...args: any[]): [any, any] => {
+  expectFunction(op, "f", f);
   const argnums = opts.argnums ?? 0;
   const which = selectArgs(op, argnums, args);
   which.forEach((i) => assertTensorTree(op, `argument ${i}`, args[i]));
@@ -149,6 +156,7 @@ export const valueAndGrad = (f: (...args: any[]) => any, opts: ValueAndGradOptio
  * (linear) pullback — the pullback is differentiated with respect to its cotangent.
  */
 export function jvp<Out extends Tree>(f: (...args: any[]) => Out, primals: readonly Tree[], tangents: readonly Tree[]): [Out, Tree] {
+  expectFunction("jvp", "f", f);
   if (!Array.isArray(primals) || !Array.isArray(tangents) || primals.length !== tangents.length)
     throw new ArgumentError("jvp", "primals/tangents", "must be arrays of the same length (one tangent per primal)");
   const [out, pb] = vjp(f, ...primals);
@@ -170,6 +178,8 @@ export const customVjp = <Args extends Tensor[]>(
   bwd: (dy: Tensor, xs: Args, y: Tensor) => readonly (Tensor | null)[],
   name = "customVjp",
 ) => {
+  expectFunction(name, "f", f);
+  expectFunction(name, "bwd", bwd);
   const rule: Differentiable<null> = { name, vjp: (dy, xs, y) => bwd(dy, xs as Args, y) };
   return (...xs: Args): Tensor => {
     xs.forEach((x, i) => assertTensorTree(name, `argument ${i}`, x));

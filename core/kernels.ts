@@ -280,6 +280,7 @@ export function transpose(x: Data, shape: Shape, perm: readonly number[], dtype:
   const rank = shape.length;
   const n = x.length;
   const y = allocData(dtype, n);
+  if (n === 0) return y; // zero-size: the blocked loop below would still walk a huge non-zero dimension
   if (rank === 2 && perm[0] === 1) {
     const R = shape[0]!, C = shape[1]!;
     const BS = 32;
@@ -366,6 +367,7 @@ export function pad(x: Data, xShape: Shape, outShape: Shape, begin: readonly num
 /** Concatenates along `axis`; every part has the same shape except at `axis`. */
 export function concat(parts: readonly Data[], shapes: readonly Shape[], axis: number, outShape: Shape, dtype: DType): Data {
   const y = allocData(dtype, sizeOf(outShape));
+  if (y.length === 0) return y; // zero-size: no loop over a possibly huge leading dimension
   let outer = 1;
   for (let d = 0; d < axis; d++) outer *= outShape[d]!;
   const rowOut = sizeOf(outShape) / (outer || 1);
@@ -389,6 +391,7 @@ export function gather(x: Data, shape: Shape, idx: Int32Array, axis: number, dty
   const n = shape[axis]!;
   const m = idx.length;
   const y = allocData(dtype, outer * m * inner);
+  if (y.length === 0) return y; // zero-size: no loop over a possibly huge outer dimension
   for (let o = 0; o < outer; o++)
     for (let i = 0; i < m; i++) {
       const src = (o * n + idx[i]!) * inner;
@@ -406,6 +409,7 @@ export function scatterAdd(dy: Data, shape: Shape, idx: Int32Array, axis: number
   const n = shape[axis]!;
   const m = idx.length;
   const y = allocData(dtype, sizeOf(shape));
+  if (dy.length === 0) return y; // nothing to add: no loop over a possibly huge outer dimension
   for (let o = 0; o < outer; o++)
     for (let i = 0; i < m; i++) {
       const dst = (o * n + idx[i]!) * inner;

@@ -71,13 +71,16 @@ export const broadcastShapes = (op: string, a: Shape, b: Shape): E.Either<ShapeE
         new ShapeError(op, [a, b], `shapes ${fmtShape(a)} (argument a) and ${fmtShape(b)} (argument b) cannot be broadcast: dimension ${i} is ${da} vs ${db}`),
       );
   }
+  // refused before any kernel allocates it: [65536, 1] + [1, 65536] would be 2^32 elements
+  if (sizeOf(out) > MAX_ELEMENTS)
+    return E.left(new ShapeError(op, [a, b], `broadcasting ${fmtShape(a)} with ${fmtShape(b)} gives ${fmtShape(out)}, ${sizeOf(out)} elements, over the limit of ${MAX_ELEMENTS}`));
   return E.right(out);
 };
 
 /** Normalises a possibly negative axis against a rank. */
 export const normAxis = (op: string, axis: number, rank: number, shape: Shape = []): E.Either<ShapeError, number> => {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank)
-    return E.left(new ShapeError(op, [shape], `axis ${axis} is out of range for a tensor of rank ${rank} (shape ${fmtShape(shape)})`));
+    return E.left(new ShapeError(op, [shape], `axis ${typeof axis === "number" ? axis : describe(axis)} is out of range for a tensor of rank ${rank} (shape ${fmtShape(shape)})`));
   return E.right(axis < 0 ? axis + rank : axis);
 };
 
@@ -85,6 +88,8 @@ export const normAxis = (op: string, axis: number, rank: number, shape: Shape = 
 export const normAxes = (op: string, axis: number | readonly number[] | undefined, shape: Shape): E.Either<ShapeError, number[]> => {
   const rank = shape.length;
   if (axis === undefined) return E.right(Array.from({ length: rank }, (_, i) => i));
+  if (typeof axis !== "number" && !Array.isArray(axis))
+    return E.left(new ShapeError(op, [shape], `axis must be a number, an array of numbers or undefined, got ${describe(axis)}`));
   const list = typeof axis === "number" ? [axis] : Array.from(axis);
   const out: number[] = [];
   for (const a of list) {

@@ -4,7 +4,7 @@ import { broadcastShapes, orThrow } from "../../core/shape.js";
 import { dataOf, fromData, isTensor, scalarLike, type Tensor } from "../../core/tensor.js";
 import { bind, sameDType, type Primitive } from "../tape.js";
 import type { RuleTable } from "./table.js";
-import { constBinary, operands, type TensorLike } from "./operand.js";
+import { constBinary, expectTensor, operands, type TensorLike } from "./operand.js";
 import { unbroadcast } from "./reduce.js";
 import { log, neg } from "./unary.js";
 
@@ -130,4 +130,11 @@ const cmp = (op: K.BinaryOp, a: TensorLike, b: TensorLike): Tensor => {
 };
 
 /** `clip(x, lo, hi) = min(max(x, lo), hi)` elementwise. */
-export const clip = (x: Tensor, lo: TensorLike, hi: TensorLike): Tensor => minimum(maximum(x, lo), hi);
+export const clip = (x: Tensor, lo: TensorLike, hi: TensorLike): Tensor => {
+  // checked here so a bad bound is reported as clip's, not as the maximum/minimum inside it
+  const [t, l, h] = operands("clip", ["x", "lo", "hi"], [expectTensor("clip", "x", x), lo, hi]);
+  sameDType("clip", ["x", "lo", "hi"], [t!, l!, h!]);
+  orThrow(broadcastShapes("clip", t!.shape, l!.shape));
+  orThrow(broadcastShapes("clip", t!.shape, h!.shape));
+  return minimum(maximum(t!, l!), h!);
+};

@@ -104,6 +104,7 @@ export const logSumExp = (x: Tensor, axis = -1, keepDims = false): Tensor => {
 /** `logSoftmax(x, axis = -1) = x - logSumExp(x)` */
 export const logSoftmax = (x: Tensor, axis = -1): Tensor => {
   expectTensor("logSoftmax", "x", x);
+  orThrow(normAxis("logSoftmax", axis, x.shape.length, x.shape));
   return sub(x, logSumExp(x, axis, true));
 };
 

@@ -1,7 +1,7 @@
 /** Shape primitives: reshape, transpose, slice/pad, concat, gather/scatterAdd; and stack, oneHot built on them. */
 import * as K from "../../core/kernels.js";
 import { ArgumentError, ShapeError, fmtShape } from "../../core/errors.js";
-import { describe, normAxis, orThrow, sizeOf, validateShape, type Shape } from "../../core/shape.js";
+import { MAX_ELEMENTS, describe, normAxis, orThrow, sizeOf, validateShape, type Shape } from "../../core/shape.js";
 import { dataOf, fromData, isTensor, allocData, type DType, type Tensor } from "../../core/tensor.js";
 import { bind, sameDType } from "../tape.js";
 import type { RuleTable } from "./table.js";
@@ -93,6 +93,7 @@ export const reshape = (x: Tensor, shape: readonly number[]): Tensor => {
 export const transpose = (x: Tensor, perm?: readonly number[]): Tensor => {
   expectTensor("transpose", "x", x);
   const r = x.shape.length;
+  if (perm !== undefined && !Array.isArray(perm)) throw new ShapeError("transpose", [x.shape], `perm must be an array of axes, got ${describe(perm)}`);
   const p = perm === undefined ? Array.from({ length: r }, (_, i) => r - 1 - i) : perm.map((a) => orThrow(normAxis("transpose", a, r, x.shape)));
   if (p.length !== r || new Set(p).size !== r)
     throw new ShapeError("transpose", [x.shape], `perm ${JSON.stringify(perm)} is not a permutation of the ${r} axes of ${fmtShape(x.shape)}`);
@@ -106,6 +107,7 @@ export const slice = (x: Tensor, begin: readonly number[], size?: readonly numbe
   const r = x.shape.length;
   if (!Array.isArray(begin) || begin.length !== r)
     throw new ShapeError("slice", [x.shape], `begin must list one start per axis (${r}), got ${JSON.stringify(begin)}`);
+  if (size !== undefined && !Array.isArray(size)) throw new ShapeError("slice", [x.shape], `size must list one extent per axis (${r}), got ${describe(size)}`);
   const sz = size === undefined ? begin.map((b, i) => x.shape[i]! - b) : size.map((s, i) => (s === -1 ? x.shape[i]! - begin[i]! : s));
   if (sz.length !== r) throw new ShapeError("slice", [x.shape], `size must list one extent per axis (${r}), got ${JSON.stringify(size)}`);
   for (let i = 0; i < r; i++) {
@@ -129,6 +131,9 @@ export const concat = (tensors: readonly Tensor[], axis = 0): Tensor => {
       throw new ShapeError("concat", tensors.map((x) => x.shape), `tensors[${i}] has shape ${fmtShape(t.shape)}, which differs from tensors[0] ${fmtShape(first.shape)} outside axis ${ax}`);
   });
   if (tensors.length === 1) return first;
+  const joined = tensors.reduce((n, t) => n + t.shape[ax]!, 0);
+  const out = first.shape.map((d: number, j: number) => (j === ax ? joined : d));
+  if (sizeOf(out) > MAX_ELEMENTS) throw new ShapeError("concat", tensors.map((t) => t.shape), `the result would have shape ${fmtShape(out)}, over the limit of ${MAX_ELEMENTS} elements`);
   return bind(shapeRules.concat, tensors, { axis: ax });
 };
 
@@ -136,6 +141,7 @@ export const concat = (tensors: readonly Tensor[], axis = 0): Tensor => {
 export const stack = (tensors: readonly Tensor[], axis = 0): Tensor => {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new ArgumentError("stack", "argument tensors", `must be a non-empty array of tensors, got ${describe(tensors)}`);
   tensors.forEach((t, i) => expectTensor("stack", `tensors[${i}]`, t));
+  sameDType("stack", tensors.map((_, i) => `tensors[${i}]`), tensors);
   const s0 = tensors[0]!.shape;
   tensors.forEach((t, i) => {
     if (t.shape.length !== s0.length || t.shape.some((d: number, j: number) => d !== s0[j]))
@@ -208,11 +214,14 @@ export const gather = (x: Tensor, indices: Indices, axis = 0): Tensor => {
   expectTensor("gather", "x", x);
   const ax = orThrow(normAxis("gather", axis, x.shape.length, x.shape));
   const { idx, shape } = toIndices("gather", indices, x.shape[ax]!);
+  const out = [...x.shape.slice(0, ax), ...shape, ...x.shape.slice(ax + 1)];
+  if (sizeOf(out) > MAX_ELEMENTS) throw new ShapeError("gather", [x.shape, shape], `the result would have shape ${fmtShape(out)}, over the limit of ${MAX_ELEMENTS} elements`);
   return bind(shapeRules.gather, [x], { axis: ax, indices: idx, indicesShape: shape });
 };
 
 /** `oneHot(indices, depth, dtype = 'float32')`: shape `[...indices.shape, depth]`, 1 at each index (no gradient). */
 export const oneHot = (indices: Indices, depth: number, dtype: DType = isTensor(indices) ? indices.dtype : "float32"): Tensor => {
+  if (dtype !== "float32" && dtype !== "float64") throw new ArgumentError("oneHot", "dtype", `must be 'float32' or 'float64', got ${describe(dtype)}`);
   if (!Number.isInteger(depth) || depth < 0) throw new ArgumentError("oneHot", "argument depth", `must be a non-negative integer, got ${describe(depth)}`);
   const { idx, shape } = toIndices("oneHot", indices, depth);
   const out = orThrow(validateShape("oneHot", [...shape, depth]));

@@ -71,5 +71,5 @@ export const cast = (x: Tensor, dtype: DType): Tensor => {
 export const identity = (x: Tensor): Tensor => bind(identityRules.identity, [x], {});
 
 /** `square(x) = x²` */
-export const square = (x: Tensor): Tensor => mul(x, x);
+export const square = (x: Tensor): Tensor => mul(expectTensor("square", "x", x), x);
 
