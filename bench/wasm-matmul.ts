@@ -12,11 +12,13 @@
  *   npx tsx bench/wasm-matmul.ts [--rounds 7] [--dtype float32|float64] [--no-tfjs] [--json out.json]
  *   npx tsx bench/wasm-matmul.ts --crossover    times wasm vs ts on small shapes (for WASM_MATMUL_MIN_WORK)
  *   npx tsx bench/wasm-matmul.ts --threads      times 1 vs 2 threads (for WASM_SPLIT_MIN_WORK)
+ *   npx tsx bench/wasm-matmul.ts --elementwise  float32 exp/sigmoid/tanh: core/kernels unary vs WebAssembly
  */
 import { createRequire } from "node:module";
 import path from "node:path";
 import { writeFileSync } from "node:fs";
-import { matmul, matmulRef } from "../core/kernels.js";
+import { matmul, matmulRef, unary } from "../core/kernels.js";
+import { unaryWasm, type WasmUnaryOp } from "../core/wasm/elementwise.js";
 import {
   setKernelBackend, setKernelThreads, setWasmSplitMinWork, wasmAvailable, wasmLoadError, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
 } from "../core/wasm/backend.js";
@@ -164,10 +166,34 @@ function threadCrossover(): void {
   }
 }
 
+function elementwise(): void {
+  // An LSTM step's gates at B = 32, H = 128 are 32 x 512 values; 2^20 is a whole sequence's worth.
+  const sizes = [4 * 1024, 16 * 1024, 1024 * 1024];
+  const ops: WasmUnaryOp[] = ["exp", "sigmoid", "tanh"];
+  console.log(`float32 elementwise, CPU ns per element, median of ${rounds} rounds (ts = core/kernels unary)`);
+  const ns = new Map<string, number[]>();
+  for (let r = 0; r < rounds; r++)
+    for (const n of sizes) {
+      const x = new Float32Array(n).map((_, i) => 6 * Math.sin(i));
+      for (const op of ops) {
+        const push = (key: string, sec: number): void => void ns.set(key, [...(ns.get(key) ?? []), (sec * 1e9) / n]);
+        push(`ts ${op} ${n}`, timePerCall(() => void unary(op, x, "float32"), 40).cpu);
+        push(`wasm ${op} ${n}`, timePerCall(() => void unaryWasm(op, x), 40).cpu);
+      }
+    }
+  console.log(["op".padEnd(9), ...sizes.flatMap((n) => [`ts n=${n}`.padStart(16), `wasm n=${n}`.padStart(16), "ratio".padStart(8)])].join(""));
+  for (const op of ops)
+    console.log([op.padEnd(9), ...sizes.flatMap((n) => {
+      const t = median(ns.get(`ts ${op} ${n}`)!), w = median(ns.get(`wasm ${op} ${n}`)!);
+      return [t.toFixed(2).padStart(16), w.toFixed(2).padStart(16), (t / w).toFixed(1).padStart(8)];
+    })].join(""));
+}
+
 async function main(): Promise<void> {
   if (!wasmAvailable()) throw new Error(`WebAssembly kernels did not load: ${String(wasmLoadError())}`);
   if (flag("--crossover")) return crossover();
   if (flag("--threads")) return threadCrossover();
+  if (flag("--elementwise")) return elementwise();
   await addTfjs();
   const names = Object.keys(runners);
   const clocks = ["wall", "cpu"] as const;

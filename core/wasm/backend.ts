@@ -141,7 +141,8 @@ function nodeBuiltin<T>(id: string): T | undefined {
   }
 }
 
-function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
+/** Decodes standard base64 (no Buffer or atob needed, so it runs the same in Node and browsers). */
+export function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const table = new Int8Array(128).fill(-1);
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (let i = 0; i < 64; i++) table[alphabet.charCodeAt(i)] = i;

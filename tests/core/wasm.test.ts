@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { matmul as matmulKernel, matmulRef } from "../../core/kernels.js";
+import { matmul as matmulKernel, matmulRef, unary } from "../../core/kernels.js";
+import { ELEMENTWISE_MAX_ULPS, elementwiseWasmAvailable, unaryWasm, type WasmUnaryOp } from "../../core/wasm/elementwise.js";
 import {
   getKernelBackend, getKernelThreads, matmulPrefersWasm, matmulWasm, setKernelBackend, setKernelThreads, wasmAvailable,
   wasmLoadError, wasmSplitCount, wasmThreadsAvailable, WASM_MATMUL_MIN_WORK, WASM_SPLIT_MIN_WORK,
@@ -131,8 +132,8 @@ describe("WebAssembly kernels", () => {
   });
 
   it("were compiled from the committed AssemblyScript source", () => {
-    const source = readFileSync(new URL("../../core/wasm/kernels.as", import.meta.url), "utf8");
-    const hash = createHash("sha256").update(source).digest("hex");
+    const read = (name: string): string => readFileSync(new URL(`../../core/wasm/${name}`, import.meta.url), "utf8");
+    const hash = createHash("sha256").update(read("kernels.as")).update(read("elementwise.as")).digest("hex");
     expect(hash, "core/wasm/kernels.generated.ts is stale: run npm run build:wasm").toBe(KERNELS_SOURCE_SHA256);
   });
 
@@ -280,4 +281,67 @@ describe("kernel backend switch", () => {
     expect(() => setKernelBackend("gpu" as never)).toThrow(ArgumentError);
     expect(() => setKernelBackend("gpu" as never)).toThrow(/setKernelBackend: choice must be 'auto', 'ts' or 'wasm', got gpu/);
   });
+});
+
+describe("WebAssembly float32 elementwise kernels", () => {
+  const ops: WasmUnaryOp[] = ["exp", "sigmoid", "tanh"];
+  // Float32 values as ordered integers, so |ord(x) - ord(y)| counts the floats between them (0 and -0 coincide).
+  const bits = new Uint32Array(1);
+  const asFloat = new Float32Array(bits.buffer);
+  const ord = (v: number): number => {
+    asFloat[0] = v;
+    const b = bits[0]!;
+    return b & 0x80000000 ? -(b & 0x7fffffff) : b;
+  };
+
+  /** Worst distance in float32 steps between the wasm kernel and the TypeScript reference (Math in float64, rounded once). */
+  function worstUlps(op: WasmUnaryOp, x: Float32Array): { ulps: number; at: number } {
+    const got = unaryWasm(op, x)!;
+    const want = unary(op, x, "float32");
+    let worst = { ulps: 0, at: NaN };
+    for (let i = 0; i < x.length; i++) {
+      const w = want[i]!, g = got[i]!;
+      if (Number.isNaN(w) || Number.isNaN(g)) {
+        if (Number.isNaN(w) !== Number.isNaN(g)) return { ulps: Infinity, at: x[i]! };
+        continue;
+      }
+      const d = w === g ? 0 : Math.abs(ord(g) - ord(w));
+      if (d > worst.ulps) worst = { ulps: d, at: x[i]! };
+    }
+    return worst;
+  }
+
+  it("load synchronously in Node", () => {
+    expect(elementwiseWasmAvailable()).toBe(true);
+  });
+
+  for (const op of ops) {
+    it(`${op} stays within ${ELEMENTWISE_MAX_ULPS[op]} ulp of the TypeScript reference over a sweep of all float32 magnitudes`, () => {
+      // Every 9973rd bit pattern of each sign: ~430,000 inputs from the smallest subnormal to the largest float.
+      const xs: number[] = [];
+      for (let b = 0; b < 0x7f800000; b += 9973) {
+        bits[0] = b;
+        xs.push(asFloat[0]!);
+        bits[0] = b | 0x80000000;
+        xs.push(asFloat[0]!);
+      }
+      const worst = worstUlps(op, Float32Array.from(xs));
+      expect(worst.ulps, `worst at x = ${worst.at}`).toBeLessThanOrEqual(ELEMENTWISE_MAX_ULPS[op]);
+    });
+
+    it(`${op} stays within ${ELEMENTWISE_MAX_ULPS[op]} ulp of the reference on random arrays of any length, and keeps NaN, ±Inf, ±0 right`, () => {
+      fc.assert(
+        fc.property(fc.array(fc.float({ min: -120, max: 120 }), { minLength: 0, maxLength: 23 }), (values) => {
+          const x = Float32Array.from([...values, NaN, Infinity, -Infinity, 0, -0].slice(0, values.length + (values.length % 6)));
+          const worst = worstUlps(op, x);
+          expect(worst.ulps, `worst at x = ${worst.at}`).toBeLessThanOrEqual(ELEMENTWISE_MAX_ULPS[op]);
+          const got = unaryWasm(op, x)!;
+          expect(got.length).toBe(x.length);
+          // Signed zeros: exp(±0) = 1, sigmoid(±0) = 1/2, tanh keeps the sign of zero.
+          for (let i = 0; i < x.length; i++) if (x[i] === 0 && op === "tanh") expect(Object.is(got[i], x[i])).toBe(true);
+        }),
+        { numRuns: 100 },
+      );
+    });
+  }
 });
