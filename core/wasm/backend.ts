@@ -231,10 +231,16 @@ export function wasmSplitCount(): number {
   return splits;
 }
 
-/** Whether a large matmul can run on two threads here (shared memory and a helper worker). */
-export function wasmThreadsAvailable(): boolean {
+/**
+ * Whether a large matmul can run on two threads here (shared memory and a helper worker): starts the
+ * helper if needed and waits up to `timeoutMs` for it to be ready. Until it is, matmuls run on one thread.
+ */
+export function wasmThreadsAvailable(timeoutMs = 10_000): boolean {
   const e = load();
-  return e !== null && e.shared && helperOf(e) !== null;
+  const h = e && e.shared ? helperOf(e) : null;
+  if (!h) return false;
+  Atomics.wait(h.ctrl, CTRL_READY, 0, timeoutMs);
+  return Atomics.load(h.ctrl, CTRL_READY) === 1;
 }
 
 const alignUp = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
@@ -256,10 +262,12 @@ function ensureMemory(e: Engine, bytes: number): boolean {
 // The helper thread
 
 // Control block (a SharedArrayBuffer): Int32 [0] job number posted, [1] job number finished, [2] 1 if
-// the finished job threw; Float64 [2..16] the job: dtype bits, then matmulPart's 14 arguments.
+// the finished job threw, [3] 1 once the helper has instantiated the module; Float64 [2..16] the job:
+// dtype bits, then matmulPart's 14 arguments.
 const CTRL_POSTED = 0;
 const CTRL_DONE = 1;
 const CTRL_FAILED = 2;
+const CTRL_READY = 3;
 const CTRL_ARGS = 2; // Float64 index (byte 16)
 /** Longest wait for the helper before the caller computes the helper's part itself and stops using it. */
 const HELPER_TIMEOUT_MS = 60_000;
@@ -270,6 +278,8 @@ const { module, memory, ctrl } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const c = new Int32Array(ctrl, 0, 4);
 const a = new Float64Array(ctrl, 16, 16);
+Atomics.store(c, 3, 1);
+Atomics.notify(c, 3);
 let seen = 0;
 for (;;) {
   while (Atomics.load(c, 0) === seen) Atomics.wait(c, 0, seen);
@@ -401,8 +411,9 @@ export function matmulWasm(
     calls = 1;
   }
   const part = f32 ? k.matmulPartF32 : k.matmulPartF64;
+  // A helper that is still starting (or failed to start) is not waited for: this thread does it all.
   const helper = split ? helperOf(e) : null;
-  if (helper) {
+  if (helper && Atomics.load(helper.ctrl, CTRL_READY) === 1) {
     // Split the dimension whose other operand is cheaper to pack twice: columns re-pack A, rows re-pack B.
     // Cut at a multiple of the micro-tile (12 or 6 columns, 4 rows) so neither half gains an edge tile.
     const byCols = rows <= N;

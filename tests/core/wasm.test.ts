@@ -216,6 +216,7 @@ describe("two-thread WebAssembly matmul", () => {
         problem(dtype, 9, 300, 130, [0, 1, 0], [1, 0, 0], 57), // batched, not foldable
         problem(dtype, 11, 300, 80, [0, 1, 2, 3], [0, 0, 0, 0], 59), // batched, folded into rows
       ];
+      expect(wasmThreadsAvailable()).toBe(true); // waits until the helper is ready to take a part
       for (const p of cases) {
         expect(p.aBatch.length * p.M * p.K * p.N).toBeGreaterThanOrEqual(WASM_SPLIT_MIN_WORK);
         setKernelThreads(1);
