@@ -14,6 +14,7 @@ import {
   splitEmail,
   splitSpam,
   truncateTokens,
+  type SpamEmail,
 } from "../../models/spam.js";
 
 const email = [
@@ -111,7 +112,7 @@ describe("loading the SpamAssassin corpus", () => {
       return;
     }
     expect(E.isRight(r)).toBe(true);
-    const emails = (r as E.Right<readonly { group: string; label: number; raw: string }[]>).right;
+    const emails = (r as E.Right<readonly SpamEmail[]>).right;
     expect(emails).toHaveLength(15);
     const groups = new Map<string, number>();
     for (const e of emails) {
