@@ -192,6 +192,33 @@ describe("shape arguments full of junk", () => {
     );
   });
 
+  it("refuses junk sizes, bounds, steps and fill values in eye, arange and full", () => {
+    const junkNumber = fc.constantFrom<unknown>(NaN, Infinity, -Infinity, -1, 1.5, "3", null, {}, [2], 2 ** 31);
+    fc.assert(
+      fc.property(junkNumber, fc.constantFrom(0, 1, 2), (j, at) => {
+        tally("junk scalar arguments");
+        const n = j as number;
+        // eye(n, m): sizes must be non-negative integers within the limit
+        refusedBy("eye", () => (at === 0 ? eye(n) : eye(2, n)));
+        // arange(start, stop, step): finite numbers, a non-zero step (-1 and 1.5 are legal bounds and steps)
+        const args = [0, 5, 1];
+        args[at] = n;
+        const r = resultOrNamedError("arange", () => arange(args[0]!, args[1]!, args[2]!));
+        if (r !== undefined) {
+          expect(typeof n === "number" && Number.isFinite(n)).toBe(true);
+          const [a, b, st] = args as [number, number, number];
+          expect(r.size).toBe(Math.max(0, Math.ceil((b - a) / st)));
+          r.toFlatArray().forEach((v, i) => expect(v).toBe(Math.fround(a + i * st)));
+        }
+        // full(shape, value): any number is a legal value (NaN and ±Infinity included), anything else is refused
+        const f = resultOrNamedError("full", () => full([2], n, "float64"));
+        if (typeof n === "number") expect(f!.toFlatArray()).toEqual([n, n]);
+        else expect(f).toBeUndefined();
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it("refuses any shape whose element count exceeds MAX_ELEMENTS before allocating it", () => {
     // dims whose product is over 2^32 (so an unchecked allocation would fail loudly) but each dim is legal
     const hugeArb = fc.tuple(fc.integer({ min: 2 ** 16 + 1, max: 2 ** 20 }), fc.integer({ min: 2 ** 16 + 1, max: 2 ** 20 }), fc.integer({ min: 1, max: 3 }));
