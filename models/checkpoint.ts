@@ -9,7 +9,9 @@
  * any other key. A file without `seqgrad.tree` (written by another tool) loads as nested objects split on `.`.
  *
  * Writes are atomic: a uniquely named temp file in the target's folder is written, fsynced, renamed over the
- * target, and the folder is fsynced; a crash at any moment leaves either the old or the new checkpoint.
+ * target, and the folder is fsynced; a crash at any moment leaves either the old or the new checkpoint. A
+ * process killed mid-write leaves its temp file (`.<name>.<pid>.<n>.<random>.tmp` beside the target); it is
+ * never read and is safe to delete.
  * Reads treat the file as hostile: every bound is checked before anything is allocated, the header is parsed
  * by a strict JSON reader into Maps (no prototype pollution, no duplicate keys), and every problem is a
  * `CheckpointError` naming the file and what is wrong.
