@@ -1,7 +1,8 @@
 /**
  * Micro-benchmark of the matmul kernels, single thread, float32 unless --dtype float64:
  *   - `wasm`: core/kernels matmul forced to WebAssembly (copies operands in and the result out), 1 thread,
- *   - `wasm 2 threads`: the same split across this thread and a helper worker (where available),
+ *   - `wasm 2 threads`: the same split across this thread and a helper worker (where available), with
+ *     every product split (the backoff that stops splitting where it does not pay is reset each call),
  *   - `ts`: matmulRef, the pure-TypeScript reference loop,
  *   - `tfjs-wasm`: TensorFlow.js wasm backend (XNNPACK) `tf.matMul` + `dataSync()`, when installed.
  * Sizes run interleaved round by round, so load from other processes hits every backend alike; each
@@ -20,7 +21,7 @@ import { writeFileSync } from "node:fs";
 import { matmul, matmulRef, unary } from "../core/kernels.js";
 import { unaryWasm, type WasmUnaryOp } from "../core/wasm/elementwise.js";
 import {
-  setKernelBackend, setKernelThreads, setWasmSplitMinWork, wasmAvailable, wasmLoadError, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
+  resetSplitJudgement, setKernelBackend, setKernelThreads, setWasmSplitMinWork, wasmAvailable, wasmLoadError, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
 } from "../core/wasm/backend.js";
 import type { DType } from "../core/tensor.js";
 
@@ -85,6 +86,7 @@ const wasmRunner = (threads: 1 | 2): Runner => ([M, K, N]) => {
   return () => {
     const prev = setKernelBackend("wasm");
     const prevThreads = setKernelThreads(threads);
+    resetSplitJudgement(); // measure what a split does, even where earlier splits did not pay
     matmul(a, b, M, K, N, 1, one, one, dtype);
     setKernelThreads(prevThreads);
     setKernelBackend(prev);

@@ -106,8 +106,10 @@ export function getKernelThreads(): 1 | 2 {
 
 /**
  * Smallest matmul (multiply-adds) split across two threads: waking the helper and waiting for it costs
- * tens of microseconds, about 2^20 multiply-adds of one thread's work. Measured with
- * `bench/wasm-matmul.ts --threads`.
+ * tens of microseconds, about the time of 2^20 multiply-adds on one thread (~50 µs). An estimate: on
+ * the shared machine this was written on (load average 15-30 on 2 cores) `bench/wasm-matmul.ts
+ * --threads` found no size where splitting reliably paid, which is why splits are also judged as they
+ * run (below) and stop where they do not pay.
  */
 export const WASM_SPLIT_MIN_WORK = 1 << 20;
 let splitMinWork = WASM_SPLIT_MIN_WORK;
@@ -358,6 +360,44 @@ function awaitPart(e: Engine, h: Helper): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Whether splitting pays, judged from the splits themselves
+//
+// On a machine whose cores are busy with other work the helper may wait for a core while this thread
+// waits for the helper, and two threads are slower than one. After each split, the time this thread
+// spent on its half (mine) and then waiting for the helper's (wait) tell: one thread would have taken
+// about 2·mine, two took mine + wait, so the split paid if wait < 0.8·mine. Each split that did not
+// pay doubles how many large matmuls then run on one thread before splitting is tried again (up to
+// 64); one that paid resets it.
+
+const now = (): number => (typeof performance === "object" ? performance.now() : Date.now());
+const MAX_BACKOFF = 64;
+let backoff = 0;
+let skipped = 0;
+
+/** Whether this large matmul should split; counts the ones that run on one thread while backing off. */
+function splitPays(): boolean {
+  if (backoff === 0) return true;
+  if (skipped < backoff) {
+    skipped++;
+    return false;
+  }
+  skipped = 0;
+  return true;
+}
+
+/** Records one split's timings (ms this thread computed, ms it then waited); exported for tests. */
+export function judgeSplit(mineMs: number, waitMs: number): void {
+  skipped = 0;
+  backoff = waitMs < 0.8 * mineMs ? 0 : Math.min(MAX_BACKOFF, Math.max(1, backoff * 2));
+}
+
+/** Resets the judgement of whether splitting pays (tests and benchmarks that force splits call it). */
+export function resetSplitJudgement(): void {
+  backoff = 0;
+  skipped = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // matmul
 
 /** Whether batch b uses A batch b and every batch the same B batch, with A's batches starting at 0. */
@@ -381,7 +421,7 @@ export function matmulWasm(
   const f32 = dtype === "float32";
   const bytesPer = f32 ? 4 : 8;
   const workBytes = f32 ? k.workBytesF32() : k.workBytesF64();
-  const split = e.shared && getKernelThreads() === 2 && batches * M * K * N >= splitMinWork;
+  const split = e.shared && getKernelThreads() === 2 && batches * M * K * N >= splitMinWork && splitPays();
   const work0 = alignUp(k.heapBase());
   const work1 = alignUp(work0 + workBytes);
   const aPtr = alignUp(split ? work1 + workBytes : work0 + workBytes);
@@ -426,9 +466,12 @@ export function matmulWasm(
     const common = [aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr] as const;
     postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!]);
     splits++;
+    const t0 = now();
     part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!);
+    const t1 = now();
     // If the helper failed or timed out, its part is computed here, in this thread's own work area.
     if (!awaitPart(e, helper)) part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!);
+    judgeSplit(t1 - t0, now() - t1);
   } else {
     part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N);
   }

@@ -5,8 +5,9 @@ import fc from "fast-check";
 import { matmul as matmulKernel, matmulRef, unary } from "../../core/kernels.js";
 import { ELEMENTWISE_MAX_ULPS, elementwiseWasmAvailable, unaryWasm, type WasmUnaryOp } from "../../core/wasm/elementwise.js";
 import {
-  getKernelBackend, getKernelThreads, matmulPrefersWasm, matmulWasm, setKernelBackend, setKernelThreads, wasmAvailable,
-  wasmLoadError, wasmSplitCount, wasmThreadsAvailable, WASM_MATMUL_MIN_WORK, WASM_SPLIT_MIN_WORK,
+  getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, resetSplitJudgement, setKernelBackend,
+  setKernelThreads, wasmAvailable, wasmLoadError, wasmSplitCount, wasmThreadsAvailable, WASM_MATMUL_MIN_WORK,
+  WASM_SPLIT_MIN_WORK,
 } from "../../core/wasm/backend.js";
 import { KERNELS_SOURCE_SHA256 } from "../../core/wasm/kernels.generated.js";
 import { tensor, dataOf, type Data, type DType } from "../../core/tensor.js";
@@ -224,6 +225,7 @@ describe("two-thread WebAssembly matmul", () => {
         const one = runWasm(p, dtype);
         expect(wasmSplitCount()).toBe(before);
         setKernelThreads(2);
+        resetSplitJudgement(); // a split that did not pay (a busy machine) would make this one back off
         const two = runWasm(p, dtype);
         expect(wasmSplitCount()).toBe(before + 1);
         const i = firstDifference(two, one);
@@ -233,6 +235,22 @@ describe("two-thread WebAssembly matmul", () => {
       expectAgrees(cases[0]!, dtype);
     });
   }
+
+  it("backs off to one thread after a split that did not pay, and tries again after the backoff", () => {
+    expect(wasmThreadsAvailable()).toBe(true);
+    const p = problem("float32", 64, 128, 128, [0], [0], 61);
+    resetSplitJudgement();
+    judgeSplit(1, 5); // this thread computed for 1 ms, then waited 5 ms for the helper: slower than one thread
+    const before = wasmSplitCount();
+    runWasm(p, "float32");
+    expect(wasmSplitCount()).toBe(before); // backed off: one thread
+    runWasm(p, "float32");
+    expect(wasmSplitCount()).toBe(before + 1); // backoff of 1 served: split again
+    resetSplitJudgement();
+    judgeSplit(4, 1); // waited less than 0.8 of its own part: it paid, no backoff
+    runWasm(p, "float32");
+    expect(wasmSplitCount()).toBe(before + 2);
+  });
 
   it("returns the previous thread count and rejects anything but 1 or 2", () => {
     setKernelThreads(2);
