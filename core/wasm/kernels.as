@@ -41,7 +41,7 @@ const PACKA32_BYTES: i32 = MC32 * KC32 * 4;
 const PACKB32_BYTES: i32 = KC32 * NC32 * 4;
 const TILE32_BYTES: i32 = MR32 * NR32 * 4;
 
-/** Bytes of scratch memory matmulF32 needs at its `work` pointer. */
+/** Bytes of scratch memory matmulPartF32 needs at its `work` pointer. */
 export function workBytesF32(): i32 {
   return PACKA32_BYTES + PACKB32_BYTES + TILE32_BYTES;
 }
@@ -220,7 +220,7 @@ const PACKA64_BYTES: i32 = MC64 * KC64 * 8;
 const PACKB64_BYTES: i32 = KC64 * NC64 * 8;
 const TILE64_BYTES: i32 = MR64 * NR64 * 8;
 
-/** Bytes of scratch memory matmulF64 needs at its `work` pointer. */
+/** Bytes of scratch memory matmulPartF64 needs at its `work` pointer. */
 export function workBytesF64(): i32 {
   return PACKA64_BYTES + PACKB64_BYTES + TILE64_BYTES;
 }
