@@ -11,6 +11,27 @@ export {
   MAX_HEADER_BYTES,
 } from "./checkpoint.js";
 export type { Checkpoint, CheckpointMetadata, TreeLike } from "./checkpoint.js";
+export { Vocabulary, VocabularyError, tokenize, PAD, UNK, BOS, EOS, BASE_SPECIALS } from "./vocabulary.js";
+export type { VocabularyLevel, VocabularyOptions, VocabularyErrorKind, VocabularyJSON } from "./vocabulary.js";
+export {
+  DatasetError, datasetFromPackage, namesDataset, loadNames, mobyDickDataset, loadMobyDick, mobyDickSentences, sentencesOf,
+  NAME_LABELS, hashSplit, keySplit, fnv1a32, padSequences, batchIndices,
+} from "./data.js";
+export type { LabelledName, NameLabel, NamesOptions, Chapter, MobyDickOptions, Splits, SplitFractions, PaddedBatch, PadOptions, BatchOptions } from "./data.js";
+export { train, loadTrainCheckpoint, TrainError } from "./train.js";
+export type { TrainOptions, TrainResult, TrainState, TrainCheckpoint, TrainCheckpointOptions, EpochRecord, EvalResult, EarlyStopOptions } from "./train.js";
+export { lineChartSvg, lossCurveSvg, niceTicks } from "./plot.js";
+export type { Series, PlotOptions, CurveData } from "./plot.js";
+export { fitBigram, tuneBigram } from "./bigram.js";
+export type { BigramModel } from "./bigram.js";
+export {
+  createLanguageModel, bindLanguageModel, cellOf, fitLanguageModel, loadLanguageModel, lmBatches, lmEvalFn, lmMetadata, languageModelFromMetadata, LM_METADATA,
+} from "./languageModel.js";
+export type {
+  CellKind, LanguageModel, LanguageModelConfig, LanguageModelParams, BoundLanguageModel, TextExample, LmBatch, LogProb, LmEvaluation, SampleOptions, LmState, FitLanguageModelOptions,
+} from "./languageModel.js";
+export { namesData, createNameGenerator, sampleNames, labelAccuracy, asExamples, NAMES_SPLIT_SALT } from "./names.js";
+export type { NamesData, NameGeneratorConfig } from "./names.js";
 export { editDistance, scorePrediction, errorRates } from "./editDistance.js";
 export type { Seq, ScoredPrediction, ErrorRates } from "./editDistance.js";
 export { createSeq2Seq, greedySearch, beamSearch } from "./seq2seq.js";
