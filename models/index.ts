@@ -41,3 +41,16 @@ export {
   evaluateG2p, createG2p, G2P_METADATA, g2pMetadata, loadG2p, g2pEvalFn, fitG2p,
 } from "./g2p.js";
 export type { G2pEntry, CmudictOptions, G2pEvaluation, G2pEvaluateOptions, FitG2pOptions } from "./g2p.js";
+export { accuracy, precision, recall, f1Score, confusion, scoresOf, binaryScores, entitySpans, entityCounts, entityScores } from "./metrics.js";
+export type { Confusion, BinaryScores, EntityScores, Span } from "./metrics.js";
+export { createClassifier, classifierBatches, classifierEvalFn, activationOf, encoderLayer, resolveCell } from "./classifier.js";
+export type { Classifier, ClassifierConfig, ClassifierParams, ClassifierBatch, ClassifierEvaluation, LabelledText, Pooling } from "./classifier.js";
+export {
+  SPAM_ASSASSIN_PACKAGE, SPAM_GROUPS, spamAssassinDataset, loadSpamAssassin, spamInstallHint, splitEmail, bodyText, preprocessEmail, spamExamples,
+  truncateTokens, splitSpam, spamSplits, runSpamExperiment,
+} from "./spam.js";
+export type { SpamGroup, SpamEmail, SpamLoadOptions, PreprocessOptions, SpamExperimentOptions, SpamExperimentResult } from "./spam.js";
+export { createTagger, taggerVocabulary, taggerBatches, taggerEvalFn, runTaggerExperiment } from "./tagger.js";
+export type { Tagger, TaggerConfig, TaggerParams, TaggedTokens, TaggerBatch, TaggerEvaluation, TaggerBatchOptions, TaggerExperimentOptions, TaggerExperimentResult, TaggerRun } from "./tagger.js";
+export { SURNAMES, PLACES, HOMOGRAPHS, templateWords, nerPools, splitNerPools, generateNerSentences, nerDataset } from "./nerData.js";
+export type { NerSentence, NerCue, NerPools, NerPoolSplits, NerMix, NerDataset, NerDatasetOptions } from "./nerData.js";
