@@ -35,6 +35,9 @@ const active: Tape[] = [];
 
 export const isRecording = (): boolean => active.length > 0;
 
+/** The active tapes, innermost last: a read-only view for transforms that rewrite what they recorded (`checkpoint`). */
+export const activeTapes = (): readonly Tape[] => active;
+
 export const pushTape = (): Tape => {
   const t: Tape = { level: active.length, watched: new Set(), entries: [] };
   active.push(t);

@@ -17,7 +17,7 @@ import { assertTensorTree, flatten, map, unflatten, TreeMismatchError, type Tree
 export type Pullback = (cotangent: Tree) => Tree[];
 
 /** Runs the backward pass of `tape` for output cotangents `seeds`; returns the cotangents of `wrt`. */
-const backward = (tape: Tape, seeds: Map<number, Tensor>, wrt: readonly Tensor[]): Tensor[] => {
+export const backward = (tape: Tape, seeds: Map<number, Tensor>, wrt: readonly Tensor[]): Tensor[] => {
   const ct = new Map(seeds);
   const entries = tape.entries;
   for (let e = entries.length - 1; e >= 0; e--) {
