@@ -10,3 +10,4 @@ export type { GradOptions, ValueAndGradOptions, Pullback } from "./transforms.js
 export { setDebugNans, withDebugNans, debugNansEnabled } from "./tape.js";
 export * as tree from "./tree.js";
 export { TreeMismatchError, type Tree } from "./tree.js";
+export { checkpoint } from "./remat.js";

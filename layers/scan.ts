@@ -10,7 +10,8 @@
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
 import { describe, type Shape } from "../core/shape.js";
 import { allocData, dataOf, fromData, isTensor, tensor, type DType, type NestedArray, type Tensor } from "../core/tensor.js";
-import { reshape, slice, stack, where } from "../autograd/index.js";
+import { concat, reshape, slice, stack, where } from "../autograd/index.js";
+import { checkpoint } from "../autograd/remat.js";
 import { TreeMismatchError, assertTensorTree, flatten, map, unflatten, type Tree, type TreeDef } from "../autograd/tree.js";
 
 /** Options of `scan`: a padding mask and the direction. */
@@ -23,6 +24,13 @@ export interface ScanOptions {
   readonly mask?: Tensor | NestedArray | readonly (readonly boolean[])[];
   /** Run right to left (t = T-1 … 0); `ys` still come back in the original time order. */
   readonly reverse?: boolean;
+  /**
+   * Rematerialise with segments of k steps, each run under `checkpoint`: the tape keeps the carry entering
+   * each segment and the outputs, and the backward pass recomputes one segment at a time (memory O(T/k + k)
+   * steps of intermediates instead of O(T), for one extra forward pass). Same values as plain `scan`; the
+   * gradients too, up to the order in which a weight's per-step gradients are summed (segment by segment).
+   */
+  readonly checkpointEvery?: number;
 }
 
 /** A step function: one time step, `(carry, x<t>) => [carry<t>, y<t>]`. */
@@ -144,6 +152,8 @@ export function scan<C, X, Y>(step: StepFn<C, X, Y>, carry0: C, xs: X, options: 
     });
   }
 
+  if (options.checkpointEvery !== undefined) return scanSegments(step, carry0, xf, T, reverse, maskRows, options.checkpointEvery);
+
   // x<t> for every leaf: the slice at time t with the time axis dropped (reshape shares the data).
   const sliceAt = (l: Tensor, t: number): Tensor => {
     const rest = l.shape.slice(1);
@@ -201,3 +211,71 @@ export function scan<C, X, Y>(step: StepFn<C, X, Y>, carry0: C, xs: X, options: 
   const ys = unflatten(ref.def, ref.paths.map((_, j) => stack(ysByStep.map((s) => s[j]!), 0))) as Y;
   return [carry, ys];
 }
+
+/**
+ * `scan` with `checkpointEvery: k`: `[carry<t0+n>, ys<t0..t0+n-1>] = checkpoint(scan over steps t0…t0+n-1)`
+ * for each segment of n ≤ k steps, threading the carry; errors still name the global time step.
+ */
+const scanSegments = <C, X, Y>(
+  step: StepFn<C, X, Y>, carry0: C, xf: ReturnType<typeof flatten<Tensor>>, T: number, reverse: boolean, maskRows: Float64Array[] | undefined, k: unknown,
+): [C, Y] => {
+  if (typeof k !== "number" || !Number.isInteger(k) || k < 1)
+    throw new ArgumentError("scan", "options.checkpointEvery", `must be a positive integer (steps per recomputed segment, e.g. Math.round(Math.sqrt(T))), got ${describe(k)}`);
+  const starts: number[] = [];
+  for (let s = 0; s < T; s += k) starts.push(s);
+  const ysBySegment: Layout[] = new Array(starts.length);
+  let carry = carry0;
+  let yRef: Layout | undefined;
+  for (let j = 0; j < starts.length; j++) {
+    const s = reverse ? starts.length - 1 - j : j;
+    const t0 = starts[s]!, n = Math.min(k, T - t0);
+    const xsSeg = unflatten(xf.def, xf.leaves.map((l) => slice(l, [t0, ...l.shape.slice(1).map(() => 0)], [n, ...l.shape.slice(1)]))) as X;
+    let mask: Tensor | undefined;
+    if (maskRows !== undefined) {
+      const B = maskRows[0]!.length, d = allocData("float64", n * B);
+      for (let i = 0; i < n; i++) d.set(maskRows[t0 + i]!, i * B);
+      mask = fromData(d, [n, B], "float64");
+    }
+    const segment = checkpoint((c: C, x: X): [C, Y] => {
+      let i = 0;
+      const stepAt: StepFn<C, X, Y> = (cc, xx) => {
+        const t = reverse ? t0 + n - 1 - i : t0 + i;
+        i++;
+        try {
+          return step(cc, xx);
+        } catch (e) {
+          if (e instanceof Error && !(e as any)[noteStep]) {
+            (e as any)[noteStep] = t;
+            e.message += `\n  (raised by the step function in scan at time step t = ${t} of T = ${T}${reverse ? ", running in reverse" : ""}, checkpointEvery = ${k})`;
+          }
+          throw e;
+        }
+      };
+      try {
+        return scan(stepAt, c, x, mask === undefined ? { reverse } : { mask, reverse });
+      } catch (e) {
+        if (e instanceof Error && !(e as any)[noteStep]) e.message += `\n  (time steps counted within the segment t = ${t0}…${t0 + n - 1}, checkpointEvery = ${k})`;
+        throw e;
+      }
+    }, "scan (checkpointEvery)");
+    const [next, ys] = segment(carry, xsSeg);
+    carry = next;
+    const l = layoutOf(ys as Tree);
+    if (yRef === undefined) yRef = l;
+    else {
+      const ref = yRef;
+      if (l.canon !== ref.canon) throw new TreeMismatchError(`scan (outputs of time steps ${t0}…${t0 + n - 1} vs the first segment, checkpointEvery = ${k})`, l.def, ref.def, "");
+      l.paths.forEach((p, i) => {
+        const want = ref.byPath.get(p)!, got = l.leaves[i]!;
+        if (!sameShape(got.shape.slice(1), want.shape.slice(1)) || got.dtype !== want.dtype)
+          throw new ShapeError("scan", [want.shape, got.shape],
+            `time steps ${t0}…${t0 + n - 1}: the outputs${at(p)} are ${got.dtype} ${fmtShape(got.shape.slice(1))} per step, but earlier steps gave ${want.dtype} ${fmtShape(want.shape.slice(1))}; the shapes must stay the same at every step`);
+      });
+    }
+    ysBySegment[s] = l;
+  }
+  const ref = yRef!;
+  if (starts.length === 1) return [carry, unflatten(ref.def, ref.leaves) as Y];
+  const ys = unflatten(ref.def, ref.paths.map((p) => concat(ysBySegment.map((seg) => seg.leaves[seg.paths.indexOf(p)]!), 0))) as Y;
+  return [carry, ys];
+};
