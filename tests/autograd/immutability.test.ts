@@ -83,7 +83,7 @@ const inputsFor = (c: Case) =>
 
 describe("immutability", () => {
   it("covers every op exported from seqgrad/autograd", () => {
-    const transforms = ["grad", "valueAndGrad", "vjp", "jvp", "stopGradient", "customVjp", "setDebugNans", "withDebugNans", "debugNansEnabled", "tree", "TreeMismatchError"];
+    const transforms = ["grad", "valueAndGrad", "vjp", "jvp", "stopGradient", "customVjp", "checkpoint", "setDebugNans", "withDebugNans", "debugNansEnabled", "tree", "TreeMismatchError"];
     const ops = Object.keys(A).filter((k) => !transforms.includes(k));
     const covered = new Set(cases.map((c) => c.name.split(" ")[0]));
     expect(ops.filter((o) => !covered.has(o))).toEqual([]);
