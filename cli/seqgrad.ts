@@ -17,6 +17,7 @@ import {
 } from "../models/languageModel.js";
 import { asExamples, createNameGenerator, labelAccuracy, namesData, sampleNames } from "../models/names.js";
 import type { EpochRecord } from "../models/train.js";
+import { registerTrainSpam, registerTrainTagger } from "./classifiers.js";
 
 /** Parses a non-negative integer option, with an error that names the option. */
 export const intOption = (name: string, min: number) => (value: string): number => {
@@ -250,7 +251,7 @@ const registerTrainNames = (trainCmd: Command): void => {
 };
 
 /** `train` targets; the classifier, tagger and encoder-decoder append theirs here. */
-export const TRAIN_TARGETS: ((trainCmd: Command) => void)[] = [registerTrainLm, registerTrainNames];
+export const TRAIN_TARGETS: ((trainCmd: Command) => void)[] = [registerTrainLm, registerTrainNames, registerTrainSpam, registerTrainTagger];
 
 /** `seqgrad train <target>`. */
 export const registerTrain = (program: Command): void => {
