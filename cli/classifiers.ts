@@ -120,7 +120,7 @@ export const registerTrainTagger = (trainCmd: Command): void => {
     .action(async (o: CommonOptions & { train: number; valid: number; test: number; unkRate: number; only?: "uni" | "bi" }) => {
       const r = await runTaggerExperiment({
         seed: o.seed, cell: o.cell, hidden: o.hidden, embedDim: o.embed, sizes: { train: o.train, valid: o.valid, test: o.test }, unkRate: o.unkRate,
-        epochs: o.epochs, batchSize: o.batch, lr: o.lr, clip: o.clip,
+        epochs: o.epochs, batchSize: o.batch, lr: o.lr, clip: o.clip, patience: o.patience,
         ...(o.minCount !== undefined ? { minCount: o.minCount } : {}),
         ...(o.only !== undefined ? { directions: [o.only] } : {}),
         ...(o.curve !== undefined ? { curve: o.curve.replace(/\.svg$/, "") } : {}),

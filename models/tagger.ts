@@ -81,7 +81,7 @@ export interface TaggerEvaluation {
   readonly byCue: Readonly<Record<string, EntityScores>>;
 }
 
-export interface BatchOptions {
+export interface TaggerBatchOptions {
   /** Replace each token by `<unk>` with this probability (word dropout; default 0). Needs `key` when > 0. */
   readonly unkRate?: number;
   readonly key?: Key;
@@ -95,7 +95,7 @@ export interface Tagger {
   /** Ids of tokens (lower-cased if the vocabulary is; unknown words → `<unk>`). */
   encode(tokens: readonly string[]): number[];
   /** Pads tagged sentences into one batch (optionally with word dropout). */
-  batch(sentences: readonly TaggedTokens[], options?: BatchOptions): TaggerBatch;
+  batch(sentences: readonly TaggedTokens[], options?: TaggerBatchOptions): TaggerBatch;
   /** Logits z<t> `[T, B]` of a batch (ŷ<t> = σ(z<t>)); padded steps hold garbage, mask them. */
   logits(params: TaggerParams, batch: TaggerBatch): Tensor;
   /** `L = Σ_{t,b} m BCE(z, y) / Σ m`, the scalar `train` minimises. */
@@ -157,7 +157,7 @@ export const createTagger = (vocab: Vocabulary, config: TaggerConfig): Tagger =>
   const encode = (tokens: readonly string[]): number[] => tokens.map((t) => vocab.idOf(vocab.lowercase ? t.toLowerCase() : t));
 
   /** Pads token lists (and tags, if given) into time-major blocks. */
-  const pad = (where_: string, tokenLists: readonly (readonly string[])[], tagLists: readonly (readonly number[])[] | null, options: BatchOptions): TaggerBatch => {
+  const pad = (where_: string, tokenLists: readonly (readonly string[])[], tagLists: readonly (readonly number[])[] | null, options: TaggerBatchOptions): TaggerBatch => {
     const { unkRate = 0, key } = options;
     if (typeof unkRate !== "number" || !(unkRate >= 0 && unkRate < 1)) throw new ArgumentError(where_, "options.unkRate", `must be a number in [0, 1), got ${describe(unkRate)}`);
     if (unkRate > 0 && key === undefined) throw new ArgumentError(where_, "options.key", "is needed for word dropout (unkRate > 0): pass the batch's PRNG key");
@@ -183,7 +183,7 @@ export const createTagger = (vocab: Vocabulary, config: TaggerConfig): Tagger =>
     };
   };
 
-  const makeBatch = (sentences: readonly TaggedTokens[], options: BatchOptions = {}): TaggerBatch => {
+  const makeBatch = (sentences: readonly TaggedTokens[], options: TaggerBatchOptions = {}): TaggerBatch => {
     const where_ = "tagger.batch";
     if (!Array.isArray(sentences) || sentences.length === 0) throw new ArgumentError(where_, "sentences", `must be a non-empty array of { tokens, tags }, got ${describe(sentences)}`);
     const toks = sentences.map((s, i) => checkSentence(where_, s, i, true));
@@ -313,6 +313,8 @@ export interface TaggerExperimentOptions {
   readonly lr?: number;
   /** Global-norm clipping (default 5). */
   readonly clip?: number;
+  /** Early stop after this many epochs without a better validation loss (default 3). */
+  readonly patience?: number;
   /** Which taggers to train (default both: `['uni', 'bi']`). */
   readonly directions?: readonly ("uni" | "bi")[];
   /** The first names to draw from (default: the two `@stdlib` lists). */
@@ -352,7 +354,7 @@ export const runTaggerExperiment = async (options: TaggerExperimentOptions = {})
   const o = {
     seed: options.seed ?? 0, cell: options.cell ?? "gru", hidden: options.hidden ?? 32, embedDim: options.embedDim ?? 32,
     sizes: options.sizes ?? { train: 6000, valid: 1000, test: 2000 }, unkRate: options.unkRate ?? 0.1, minCount: options.minCount ?? 2,
-    epochs: options.epochs ?? 8, batchSize: options.batchSize ?? 32, lr: options.lr ?? 3e-3, clip: options.clip ?? 5,
+    epochs: options.epochs ?? 8, batchSize: options.batchSize ?? 32, lr: options.lr ?? 3e-3, clip: options.clip ?? 5, patience: options.patience ?? 3,
     directions: options.directions ?? (["uni", "bi"] as const),
   };
   const [kData, kInit, kTrain] = splitKey(randomKey(o.seed), 3) as [Key, Key, Key];
@@ -371,7 +373,7 @@ export const runTaggerExperiment = async (options: TaggerExperimentOptions = {})
       key: kTrain,
       clip: o.clip,
       evalFn: taggerEvalFn(model, data.valid),
-      earlyStop: { patience: 3 },
+      earlyStop: { patience: o.patience },
       progress: options.progress ?? "auto",
       label: `tagger ${direction}`,
       tokensOf: (b: TaggerBatch) => b.tokens,
