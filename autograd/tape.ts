@@ -9,8 +9,26 @@
 import { NonFiniteError, ArgumentError } from "../core/errors.js";
 import { dataOf, type Tensor } from "../core/tensor.js";
 
+/**
+ * A cotangent `Σ_i a_iᵀ b_i` of 2-D terms (`a_i` `[R_i, M]`, `b_i` `[R_i, N]`), kept as its terms by the backward
+ * loop until the cotangent is read: a weight used at every time step then gets ONE product with inner size
+ * `Σ R_i` (T·B) instead of T small products and T - 1 sums of weight-sized tensors. Rules return it for a
+ * 2-D `aᵀ b` cotangent (`outerSum`); the loop turns it into a tensor with differentiable ops.
+ */
+export class OuterSum {
+  readonly shape: readonly number[];
+  readonly dtype: Tensor["dtype"];
+  constructor(readonly a: Tensor, readonly b: Tensor) {
+    this.shape = [a.shape[1]!, b.shape[1]!];
+    this.dtype = a.dtype;
+  }
+}
+
+/** What a VJP rule may return for one input: a tensor, or a deferred `aᵀ b` product. */
+export type Cotangent = Tensor | OuterSum;
+
 /** A VJP rule: one cotangent per input (or null for inputs with no gradient / not needed). */
-export type VjpRule<P> = (dy: Tensor, inputs: readonly Tensor[], out: Tensor, params: P, needs: readonly boolean[]) => readonly (Tensor | null)[];
+export type VjpRule<P> = (dy: Tensor, inputs: readonly Tensor[], out: Tensor, params: P, needs: readonly boolean[]) => readonly (Cotangent | null)[];
 
 /** The part of a primitive the tape needs. */
 export interface Differentiable<P> {
@@ -18,12 +36,24 @@ export interface Differentiable<P> {
   readonly vjp: VjpRule<P>;
 }
 
-export interface TapeEntry {
-  readonly rule: Differentiable<any>;
-  readonly inputs: readonly Tensor[];
-  readonly out: Tensor;
-  readonly params: unknown;
+/**
+ * A VJP rule of a primitive with several outputs (fused cell math returns `a` and `c` from one kernel): one
+ * cotangent per input from one cotangent per output, `null` for an output no cotangent reached.
+ */
+export type MultiVjpRule<P> = (
+  dys: readonly (Tensor | null)[], inputs: readonly Tensor[], outs: readonly Tensor[], params: P, needs: readonly boolean[],
+) => readonly (Cotangent | null)[];
+
+/** The part of a multi-output primitive the tape needs. */
+export interface MultiDifferentiable<P> {
+  readonly name: string;
+  readonly vjpMulti: MultiVjpRule<P>;
 }
+
+/** One recorded op: `outs` is null for a single-output rule, else every output of a multi-output one (`out` is the first). */
+export type TapeEntry =
+  | { readonly rule: Differentiable<any>; readonly inputs: readonly Tensor[]; readonly out: Tensor; readonly outs: null; readonly params: unknown }
+  | { readonly rule: MultiDifferentiable<any>; readonly inputs: readonly Tensor[]; readonly out: Tensor; readonly outs: readonly Tensor[]; readonly params: unknown };
 
 export interface Tape {
   readonly level: number;
@@ -59,20 +89,35 @@ export const withoutTapes = <A>(f: () => A): A => {
   }
 };
 
-/** Appends an entry to every active tape that watches one of `inputs`. */
+const watchesAny = (tape: Tape, inputs: readonly Tensor[]): boolean => {
+  for (let i = 0; i < inputs.length; i++) if (tape.watched.has(inputs[i]!.id)) return true;
+  return false;
+};
+
+/**
+ * Appends an entry to every active tape that watches one of `inputs`. The entry keeps its own copy of the
+ * inputs array: `concat(parts)` must not change its recorded inputs when the caller later reuses `parts`.
+ */
 export const record = (rule: Differentiable<any>, inputs: readonly Tensor[], out: Tensor, params: unknown): void => {
+  let own: readonly Tensor[] | null = null;
   for (let t = 0; t < active.length; t++) {
     const tape = active[t]!;
-    let hit = false;
-    for (let i = 0; i < inputs.length; i++)
-      if (tape.watched.has(inputs[i]!.id)) {
-        hit = true;
-        break;
-      }
-    if (hit) {
-      tape.entries.push({ rule, inputs, out, params });
-      tape.watched.add(out.id);
-    }
+    if (!watchesAny(tape, inputs)) continue;
+    own ??= inputs.slice();
+    tape.entries.push({ rule, inputs: own, out, outs: null, params });
+    tape.watched.add(out.id);
+  }
+};
+
+/** `record` for a multi-output primitive: every output becomes watched. */
+export const recordMulti = (rule: MultiDifferentiable<any>, inputs: readonly Tensor[], outs: readonly Tensor[], params: unknown): void => {
+  let own: readonly Tensor[] | null = null;
+  for (let t = 0; t < active.length; t++) {
+    const tape = active[t]!;
+    if (!watchesAny(tape, inputs)) continue;
+    own ??= inputs.slice();
+    tape.entries.push({ rule, inputs: own, out: outs[0]!, outs, params });
+    for (let i = 0; i < outs.length; i++) tape.watched.add(outs[i]!.id);
   }
 };
 
@@ -134,6 +179,19 @@ export const bind = <P>(prim: Primitive<P>, inputs: readonly Tensor[], params: P
   if (debugNansOn) checkFinite(prim.name, inputs, out);
   if (active.length !== 0) record(prim, inputs, out, params);
   return out;
+};
+
+/** A primitive with several outputs computed by one kernel; its VJP receives one cotangent (or null) per output. */
+export interface MultiPrimitive<P> extends MultiDifferentiable<P> {
+  readonly forwardMulti: (inputs: readonly Tensor[], params: P) => Tensor[];
+}
+
+/** `bind` for a multi-output primitive: forward kernel, optional NaN check per output, one tape entry for all outputs. */
+export const bindMulti = <P>(prim: MultiPrimitive<P>, inputs: readonly Tensor[], params: P): Tensor[] => {
+  const outs = prim.forwardMulti(inputs, params);
+  if (debugNansOn) for (const out of outs) checkFinite(prim.name, inputs, out);
+  if (active.length !== 0) recordMulti(prim, inputs, outs, params);
+  return outs;
 };
 
 /** Dtype agreement for ops with several tensor operands. */

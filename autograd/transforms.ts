@@ -9,36 +9,123 @@
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
 import { dataOf, fromData, isTensor, zeros, ones, type Tensor } from "../core/tensor.js";
-import { bind, inBackwardOf, popTape, pushTape, record, withoutTapes, type Differentiable, type Tape } from "./tape.js";
+import { OuterSum, bind, inBackwardOf, popTape, pushTape, record, withoutTapes, type Cotangent, type Differentiable, type Tape } from "./tape.js";
 import { add } from "./primitives/binary.js";
+import { concat } from "./primitives/shape.js";
+import { matmulT } from "./primitives/matmul.js";
 import { identity } from "./primitives/unary.js";
 import { assertTensorTree, flatten, map, unflatten, TreeMismatchError, type Tree } from "./tree.js";
 
 export type Pullback = (cotangent: Tree) => Tree[];
 
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+/**
+ * A cotangent being summed by the backward loop: a tensor part and deferred `aᵀ b` terms (see `OuterSum`).
+ * Owned by the loop, so appending to it is safe; rules only ever see the tensor it becomes.
+ */
+class Pending {
+  acc: Tensor | null = null;
+  as: Tensor[] = [];
+  bs: Tensor[] = [];
+  size = 0;
+  constructor(readonly shape: readonly number[]) {}
+}
+
+/** Deferred terms are multiplied out once they hold this many elements, so memory stays bounded on long sequences. */
+const PENDING_FLUSH_ELEMENTS = 1 << 22;
+
+/** `Σ aᵢᵀ bᵢ` of the pending terms as one product over the rows of all of them, added to the tensor part. */
+const flush = (p: Pending): void => {
+  if (p.as.length === 0) return;
+  const prod = p.as.length === 1 ? matmulT(p.as[0]!, p.bs[0]!, true, false) : matmulT(concat(p.as, 0), concat(p.bs, 0), true, false);
+  p.acc = p.acc === null ? prod : add(p.acc, prod);
+  // new arrays, not truncated ones: concat's tape entry keeps the old arrays as its inputs
+  p.as = [];
+  p.bs = [];
+  p.size = 0;
+};
+
+const resolve = (c: Tensor | Pending): Tensor => {
+  if (!(c instanceof Pending)) return c;
+  flush(c);
+  return c.acc!;
+};
+
+/** Sums `dx` into the cotangent slot `prev` (undefined when empty). Tensors add; deferred terms collect. */
+const accumulate = (prev: Tensor | Pending | undefined, dx: Cotangent): Tensor | Pending => {
+  if (dx instanceof OuterSum) {
+    const p = prev instanceof Pending ? prev : new Pending(dx.shape);
+    if (prev !== undefined && !(prev instanceof Pending)) p.acc = prev;
+    p.as.push(dx.a);
+    p.bs.push(dx.b);
+    p.size += dx.a.size + dx.b.size;
+    if (p.size >= PENDING_FLUSH_ELEMENTS) flush(p);
+    return p;
+  }
+  if (prev === undefined) return dx;
+  if (prev instanceof Pending) {
+    prev.acc = prev.acc === null ? dx : add(prev.acc, dx);
+    return prev;
+  }
+  return add(prev, dx);
+};
+
 /** Runs the backward pass of `tape` for output cotangents `seeds`; returns the cotangents of `wrt`. */
 export const backward = (tape: Tape, seeds: Map<number, Tensor>, wrt: readonly Tensor[]): Tensor[] => {
-  const ct = new Map(seeds);
+  const ct = new Map<number, Tensor | Pending>(seeds);
   const entries = tape.entries;
+  const watched = tape.watched;
+  // a cotangent read by a rule: taken out of the map, deferred terms multiplied out (as part of that rule's backward)
+  const take = (id: number, name: string): Tensor | undefined => {
+    const c = ct.get(id);
+    if (c === undefined) return undefined;
+    ct.delete(id);
+    return c instanceof Pending ? inBackwardOf(name, () => resolve(c)) : c;
+  };
   for (let e = entries.length - 1; e >= 0; e--) {
-    const { rule, inputs, out, params } = entries[e]!;
-    const dy = ct.get(out.id);
-    if (dy === undefined) continue;
-    ct.delete(out.id);
-    const needs = inputs.map((x) => tape.watched.has(x.id));
-    const dxs = inBackwardOf(rule.name, () => rule.vjp(dy, inputs, out, params, needs));
+    const entry = entries[e]!;
+    const inputs = entry.inputs;
+    const name = entry.rule.name;
+    let dxs: readonly (Cotangent | null)[];
+    const needs = inputs.map((x) => watched.has(x.id));
+    if (entry.outs === null) {
+      const dy = take(entry.out.id, name);
+      if (dy === undefined) continue;
+      const { rule, out, params } = entry;
+      dxs = inBackwardOf(name, () => rule.vjp(dy, inputs, out, params, needs));
+    } else {
+      // several outputs: the rule gets one cotangent per output, null for those no cotangent reached
+      const { rule, outs, params } = entry;
+      let reached = false;
+      const dys = outs.map((o) => {
+        const d = take(o.id, name);
+        if (d === undefined) return null;
+        reached = true;
+        return d;
+      });
+      if (!reached) continue;
+      dxs = inBackwardOf(name, () => rule.vjpMulti(dys, inputs, outs, params, needs));
+    }
     for (let i = 0; i < inputs.length; i++) {
       const dx = dxs[i];
       if (!dx || !needs[i]) continue;
       const x = inputs[i]!;
-      if (dx.shape.length !== x.shape.length || dx.shape.some((d, j) => d !== x.shape[j]))
-        throw new ShapeError(rule.name, [x.shape, dx.shape], `the VJP returned a gradient of shape ${fmtShape(dx.shape)} for input ${i} of shape ${fmtShape(x.shape)}`);
-      const prev = ct.get(x.id);
+      if (!sameShape(dx.shape, x.shape))
+        throw new ShapeError(name, [x.shape, dx.shape], `the VJP returned a gradient of shape ${fmtShape(dx.shape)} for input ${i} of shape ${fmtShape(x.shape)}`);
       // sum, never overwrite: shared weights add up (the sum is part of this rule's backward pass for debugNans)
-      ct.set(x.id, prev === undefined ? dx : inBackwardOf(rule.name, () => add(prev, dx)));
+      const prev = ct.get(x.id);
+      ct.set(x.id, prev === undefined && !(dx instanceof OuterSum) ? dx : inBackwardOf(name, () => accumulate(prev, dx)));
     }
   }
-  return wrt.map((x) => ct.get(x.id) ?? zeros(x.shape, x.dtype));
+  return wrt.map((x) => {
+    const c = ct.get(x.id);
+    return c === undefined ? zeros(x.shape, x.dtype) : resolve(c);
+  });
 };
 
 /** Transforms take functions; anything else is named here rather than failing as "f is not a function". */

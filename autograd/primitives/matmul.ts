@@ -2,12 +2,14 @@
 import * as K from "../../core/kernels.js";
 import { ShapeError, fmtShape } from "../../core/errors.js";
 import { MAX_ELEMENTS, broadcastShapes, orThrow, sizeOf, stridesOf, type Shape } from "../../core/shape.js";
-import { allocData, dataOf, fromData, type Tensor } from "../../core/tensor.js";
-import { bind, sameDType } from "../tape.js";
+import { allocData, dataOf, fromData, type Data, type Tensor } from "../../core/tensor.js";
+import { OuterSum, bind, sameDType, type Cotangent } from "../tape.js";
 import type { RuleTable } from "./table.js";
 import { expectTensor } from "./operand.js";
 import { unbroadcast } from "./reduce.js";
-import { reshape, transpose } from "./shape.js";
+import { reshape } from "./shape.js";
+
+const NN = { transA: false, transB: false } as const;
 
 /** For each output batch, the flat batch index of an operand with batch shape `inB` broadcast to `outB`. */
 const batchMap = (outB: Shape, inB: Shape): Int32Array => {
@@ -28,34 +30,83 @@ const batchMap = (outB: Shape, inB: Shape): Int32Array => {
   return m;
 };
 
-const swapLast = (x: Tensor): Tensor => {
+/** `x` with its last two axes swapped, as data (a copy; cached per tensor when `cache`, which is sound since tensors are immutable). */
+const transposedCache = new WeakMap<Tensor, Data>();
+export const swappedData = (x: Tensor, cache: boolean): Data => {
+  const hit = cache ? transposedCache.get(x) : undefined;
+  if (hit !== undefined) return hit;
   const r = x.shape.length;
   const perm = Array.from({ length: r }, (_, i) => i);
   perm[r - 2] = r - 1;
   perm[r - 1] = r - 2;
-  return transpose(x, perm);
+  const d = K.transpose(dataOf(x), x.shape, perm, x.dtype);
+  if (cache) transposedCache.set(x, d);
+  return d;
 };
 
+/** The [rows, cols] of an operand's last two axes as the product sees them (swapped when transposed). */
+const mat = (x: Tensor, trans: boolean): [number, number] => {
+  const r = x.shape.length, p = x.shape[r - 2]!, q = x.shape[r - 1]!;
+  return trans ? [q, p] : [p, q];
+};
+
+/** `x` reshaped to 2-D `[rows, last]`, folding every leading axis into the rows. */
+const fold = (x: Tensor): Tensor => reshape(x, [x.size / x.shape[x.shape.length - 1]!, x.shape[x.shape.length - 1]!]);
+
 export const matmulRules = {
-  // C = A B: dA = dC Bᵀ, dB = Aᵀ dC, each summed over broadcast batch dims
+  // C = op(A) op(B) with op(X) = X or Xᵀ (last two axes): for C = A B, dA = dC Bᵀ and dB = Aᵀ dC; the other
+  // three cases follow by transposing those (C = A Bᵀ: dA = dC B, dB = dCᵀ A; C = Aᵀ B: dA = B dCᵀ, dB = A dC;
+  // C = Aᵀ Bᵀ: dA = Bᵀ dCᵀ, dB = dCᵀ Aᵀ), each summed over broadcast batch dims. A flag costs no tape entry.
   matmul: {
     name: "matmul",
-    forward: ([a, b]) => {
-      const M = a!.shape[a!.shape.length - 2]!, Kd = a!.shape[a!.shape.length - 1]!, N = b!.shape[b!.shape.length - 1]!;
+    forward: ([a, b], { transA, transB }) => {
+      const [M, Kd] = mat(a!, transA), N = mat(b!, transB)[1];
       const aB = a!.shape.slice(0, -2), bB = b!.shape.slice(0, -2);
       const outB = orThrow(broadcastShapes("matmul", aB, bB));
       const batches = sizeOf(outB);
       // zero-size output: skip the batch maps, which would be as long as a possibly huge batch count
       if (batches * M * N === 0) return fromData(allocData(a!.dtype, 0), [...outB, M, N], a!.dtype);
-      const data = K.matmul(dataOf(a!), dataOf(b!), M, Kd, N, batches, batchMap(outB, aB), batchMap(outB, bB), a!.dtype);
+      const A = transA ? swappedData(a!, false) : dataOf(a!);
+      // a transposed 2-D B is almost always a weight reused at every time step: keep its transpose
+      const B = transB ? swappedData(b!, b!.shape.length === 2) : dataOf(b!);
+      const data = K.matmul(A, B, M, Kd, N, batches, batchMap(outB, aB), batchMap(outB, bB), a!.dtype);
       return fromData(data, [...outB, M, N], a!.dtype);
     },
-    vjp: (dy, [a, b], _y, _p, n) => [
-      n[0] ? unbroadcast(matmul(dy, swapLast(b!)), a!.shape) : null,
-      n[1] ? unbroadcast(matmul(swapLast(a!), dy), b!.shape) : null,
-    ],
+    vjp: (dy, [a, b], _y, { transA, transB }, n) => {
+      // a 2-D B shared by a batched A (the [T,B,H] @ [H,V] read-out): fold the batch into rows, one product with K = T·B
+      const foldB = b!.shape.length === 2 && a!.shape.length > 2 && !transA;
+      let da: Tensor | null = null, db: Cotangent | null = null;
+      if (n[0]) {
+        if (!transA) da = transB ? matmulT(dy, b!, false, false) : matmulT(dy, b!, false, true);
+        else da = transB ? matmulT(b!, dy, true, true) : matmulT(b!, dy, false, true);
+        da = unbroadcast(da, a!.shape);
+      }
+      if (n[1]) {
+        // a 2-D dB = aᵀ dy (or dyᵀ a) is left to the backward loop as an OuterSum: a weight used at T steps gets one product
+        if (foldB || (a!.shape.length === 2 && b!.shape.length === 2 && !transA))
+          return [da, transB ? new OuterSum(fold(dy), fold(a!)) : new OuterSum(fold(a!), fold(dy))];
+        if (!transB) db = transA ? matmulT(a!, dy, false, false) : matmulT(a!, dy, true, false);
+        else db = transA ? matmulT(dy, a!, true, true) : matmulT(dy, a!, true, false);
+        db = unbroadcast(db, b!.shape);
+      }
+      return [da, db];
+    },
   },
 } satisfies Pick<RuleTable, "matmul">;
+
+/**
+ * `matmulT(a, b, transA, transB) = op(a) op(b)` over the last two axes (op = transpose when its flag is set),
+ * batched and broadcast like `matmul`, for operands of rank >= 2; the transposes are never separate ops.
+ */
+export const matmulT = (a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor => {
+  if (a.shape.length < 2 || b.shape.length < 2) throw new ShapeError("matmul", [a.shape, b.shape], `matmulT needs operands of rank >= 2, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  sameDType("matmul", ["a", "b"], [a, b]);
+  const k1 = mat(a, transA)[1], k2 = mat(b, transB)[0];
+  if (k1 !== k2)
+    throw new ShapeError("matmul", [a.shape, b.shape], `inner dimensions differ, got ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} and ${fmtShape(b.shape)}${transB ? "ᵀ" : ""} (${k1} vs ${k2})`);
+  orThrow(broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2)));
+  return bind(matmulRules.matmul, [a, b], { transA, transB });
+};
 
 /**
  * `matmul(a, b)`: matrix product over the last two axes, batched and broadcast over leading ones
@@ -78,5 +129,5 @@ export const matmul = (a: Tensor, b: Tensor): Tensor => {
   const out = [...batch, a.shape[a.shape.length - 2]!, b.shape[b.shape.length - 1]!];
   if (sizeOf(out) > MAX_ELEMENTS)
     throw new ShapeError("matmul", [a.shape, b.shape], `the product of ${fmtShape(a.shape)} and ${fmtShape(b.shape)} would have shape ${fmtShape(out)}, ${sizeOf(out)} elements, over the limit of ${MAX_ELEMENTS}`);
-  return bind(matmulRules.matmul, [a, b], {});
+  return bind(matmulRules.matmul, [a, b], NN);
 };

@@ -3,7 +3,7 @@
  * so a primitive without a forward kernel or a VJP rule fails `tsc`.
  */
 import type { DType } from "../../core/tensor.js";
-import type { Primitive } from "../tape.js";
+import type { MultiPrimitive, Primitive } from "../tape.js";
 
 type None = Record<string, never>;
 
@@ -24,9 +24,23 @@ export interface PrimitiveParams {
   gather: { axis: number; indices: Int32Array; indicesShape: readonly number[] };
   scatterAdd: { axis: number; indices: Int32Array; shape: readonly number[] };
   // matmul.ts
-  matmul: None;
+  matmul: { transA: boolean; transB: boolean };
+  // fused.ts
+  affine: None;
 }
 
 export type PrimitiveName = keyof PrimitiveParams;
 
 export type RuleTable = { readonly [K in PrimitiveName]: Primitive<PrimitiveParams[K]> & { readonly name: K } };
+
+/** Primitives with several outputs (fused cell gate math): their names and parameters. */
+export interface MultiPrimitiveParams {
+  // fused.ts
+  lstmPointwise: None; lstmPointwiseBwd: None;
+  gruResetAfterPointwise: None; gruResetAfterPointwiseBwd: None;
+  gruMinimalPointwise: None; gruMinimalPointwiseBwd: None;
+}
+
+export type MultiPrimitiveName = keyof MultiPrimitiveParams;
+
+export type MultiRuleTable = { readonly [K in MultiPrimitiveName]: MultiPrimitive<MultiPrimitiveParams[K]> & { readonly name: K } };

@@ -24,6 +24,7 @@
 import { ArgumentError } from "../../core/errors.js";
 import { zeros, type DType, type Tensor } from "../../core/tensor.js";
 import { add, concat, mul, sigmoid, slice, sub, tanh } from "../../autograd/index.js";
+import { gruMinimalPointwise, gruResetAfterPointwise } from "../../autograd/primitives/fused.js";
 import { splitKey } from "../../core/random.js";
 import {
   affine, checkStep, expectSize, paramInfo, readTorchStateDict, uniformWeight,
@@ -106,16 +107,12 @@ export function gruCell(options: GruCellOptions<GruVariant> = {}): TorchCell<any
     let next: Tensor;
     if (variant === "reset-after") {
       const p = params as GruResetAfterParams;
-      const zx = affine(x, p.W_x, p.b_x), za = affine(a, p.W_a, p.b_a);
-      const r = sigmoid(add(block(zx, 0), block(za, 0)));
-      const z = sigmoid(add(block(zx, 1), block(za, 1)));
-      const n = tanh(add(block(zx, 2), mul(r, block(za, 2))));
-      next = add(mul(sub(1, z), n), mul(z, a));
+      // r, z, n and a<t> in one fused primitive
+      next = gruResetAfterPointwise(affine(x, p.W_x, p.b_x), affine(a, p.W_a, p.b_a), a);
     } else if (variant === "minimal") {
       const p = params as GruMinimalParams;
-      const g = affine(concat([a, x], 1), p.W, p.b);
-      const gu = sigmoid(block(g, 0)), cTilde = tanh(block(g, 1));
-      next = add(mul(gu, cTilde), mul(sub(1, gu), a));
+      // Γu, c̃ and a<t> in one fused primitive
+      next = gruMinimalPointwise(affine(concat([a, x], 1), p.W, p.b), a);
     } else {
       const p = params as GruFullParams;
       const g = affine(concat([a, x], 1), p.W, p.b);

@@ -13,7 +13,8 @@
  */
 import { ArgumentError } from "../../core/errors.js";
 import { tensor, zeros, type DType, type Tensor } from "../../core/tensor.js";
-import { add, concat, mul, sigmoid, slice, tanh } from "../../autograd/index.js";
+import { add, concat } from "../../autograd/index.js";
+import { lstmPointwise } from "../../autograd/primitives/fused.js";
 import { describe } from "../../core/shape.js";
 import {
   affine, checkStep, expectSize, paramInfo, readTorchStateDict, uniformWeight,
@@ -68,11 +69,8 @@ export const lstmCell = (options: LstmCellOptions = {}): TorchCell<LstmParams, L
         throw new ArgumentError(`${op}.step`, "carry", `must be the record { a, c } of [B, ${H}] tensors, got ${describe(carry)}`);
       checkStep(`${op}.step`, x, D, H, { a: carry.a, c: carry.c });
       const z = affine(concat([carry.a, x], 1), params.W, params.b);
-      const B = x.shape[0]!;
-      const block = (k: number) => slice(z, [0, k * H], [B, H]);
-      const gu = sigmoid(block(0)), gf = sigmoid(block(1)), cTilde = tanh(block(2)), go = sigmoid(block(3));
-      const c = add(mul(gu, cTilde), mul(gf, carry.c));
-      const a = mul(go, tanh(c));
+      // Γu, Γf, c̃, Γo and c<t>, a<t> in one fused primitive (its VJP one fused kernel too)
+      const { a, c } = lstmPointwise(z, carry.c);
       return [{ a, c }, a];
     },
     // PyTorch: gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh with rows i, f, g, o = our u, f, c̃, o.

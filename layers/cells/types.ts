@@ -13,8 +13,7 @@ import { ArgumentError, ShapeError, fmtShape } from "../../core/errors.js";
 import { describe } from "../../core/shape.js";
 import { isTensor, tensor, zeros, type DType, type NestedArray, type Tensor } from "../../core/tensor.js";
 import { uniform, type Key } from "../../core/random.js";
-import { add, customVjp, matmul, sum, transpose } from "../../autograd/index.js";
-import { withoutTapes } from "../../autograd/tape.js";
+import { affine as fusedAffine } from "../../autograd/primitives/fused.js";
 
 export type { Key };
 
@@ -239,29 +238,13 @@ export const readTorchStateDict = (op: string, sd: unknown, gates: number, dtype
 
 // ---- the fused affine map --------------------------------------------------------------------------------
 
-// Wᵀ for the forward value only (never on a tape, so caching it by tensor identity is always sound:
-// tensors are immutable). Saves one transpose of W per time step.
-const transposed = new WeakMap<Tensor, Tensor>();
-const transposeOf = (W: Tensor): Tensor => {
-  let t = transposed.get(W);
-  if (t === undefined) {
-    t = transpose(W);
-    transposed.set(W, t);
-  }
-  return t;
-};
-
 /**
  * `affine(v, W, b) = v Wᵀ + b` for `v` `[B, K]`, `W` `[N, K]`, `b` `[N]`: one matmul for all gates of a cell.
- * It is one tape entry holding only `v`, `W`, `b` and the result, so unrolling over T steps never stores
- * T copies of `Wᵀ` or of the pre-bias product. Its VJP is written with differentiable ops, so
- * `grad(grad(...))` goes through it: dv = dy W, dW = dyᵀ v, db = Σ_batch dy.
+ * It is one primitive (autograd/primitives/fused.ts): one tape entry holding only `v`, `W`, `b` and the
+ * result, `Wᵀ` computed once per weight tensor, the bias added into the fresh product. Its VJP is written
+ * with differentiable ops, so `grad(grad(...))` goes through it: dv = dy W, dW = dyᵀ v, db = Σ_batch dy.
  */
-export const affine: (v: Tensor, W: Tensor, b: Tensor) => Tensor = customVjp(
-  (v: Tensor, W: Tensor, b: Tensor) => withoutTapes(() => add(matmul(v, transposeOf(W)), b)),
-  (dy: Tensor, [v, W]: [Tensor, Tensor, Tensor]) => [matmul(dy, W), matmul(transpose(dy), v), sum(dy, 0)],
-  "affine",
-);
+export const affine: (v: Tensor, W: Tensor, b: Tensor) => Tensor = fusedAffine;
 
 // ---- initialisation ------------------------------------------------------------------------------------
 

@@ -1,0 +1,225 @@
+/**
+ * Fused primitives for recurrent cells: the affine map `v Wᵀ + b` and the elementwise gate math of one LSTM
+ * or GRU step, each one kernel call and one tape entry instead of a dozen.
+ *
+ * The gate primitives have several outputs (the new state, and the gate activations kept for the backward
+ * pass, which callers never see). Their VJP is itself a primitive (`*Bwd`), a fused kernel too, so the
+ * first-order backward pass of a cell step is one loop. The VJP of each `*Bwd` primitive is the VJP of the
+ * same backward written with composed ops (`*Composed` below), taken with the `vjp` transform: so
+ * `grad(grad(...))` goes through the fused ops, and the second-order rules are correct by construction.
+ * `tests/autograd/fused.test.ts` proves forward and VJP equal to the composed ops'.
+ */
+import * as K from "../../core/kernels.js";
+import * as F from "../../core/kernels-fused.js";
+import { ShapeError, fmtShape } from "../../core/errors.js";
+import { dataOf, fromData, zeros, type Tensor } from "../../core/tensor.js";
+import { OuterSum, bind, bindMulti, sameDType, type MultiPrimitive, type Primitive } from "../tape.js";
+import { vjp } from "../transforms.js";
+import { add, mul, sub } from "./binary.js";
+import { sigmoid, tanh } from "./unary.js";
+import { slice } from "./shape.js";
+import { sum } from "./reduce.js";
+import { matmulT, swappedData } from "./matmul.js";
+import { expectTensor } from "./operand.js";
+import type { MultiRuleTable, RuleTable } from "./table.js";
+
+const ONE_BATCH = new Int32Array(1);
+type None = Record<string, never>;
+
+// ---- composed references (the second-order rules, and what the tests compare against) ------------------
+
+const block = (z: Tensor, k: number, H: number): Tensor => slice(z, [0, k * H], [z.shape[0]!, H]);
+
+/** The LSTM gate math from composed ops: `c = σ(z_u)·tanh(z_c̃) + σ(z_f)·c_prev`, `a = σ(z_o)·tanh(c)`. */
+export const lstmPointwiseComposed = (z: Tensor, cPrev: Tensor): { a: Tensor; c: Tensor } => {
+  const H = cPrev.shape[1]!;
+  const gu = sigmoid(block(z, 0, H)), gf = sigmoid(block(z, 1, H)), ct = tanh(block(z, 2, H)), go = sigmoid(block(z, 3, H));
+  const c = add(mul(gu, ct), mul(gf, cPrev));
+  return { a: mul(go, tanh(c)), c };
+};
+
+/** The reset-after GRU gate math from composed ops: `a' = (1 - u)·n + u·a` with r, u, n as in `gruResetAfterPointwise`. */
+export const gruResetAfterPointwiseComposed = (zx: Tensor, za: Tensor, a: Tensor): Tensor => {
+  const H = a.shape[1]!;
+  const r = sigmoid(add(block(zx, 0, H), block(za, 0, H)));
+  const u = sigmoid(add(block(zx, 1, H), block(za, 1, H)));
+  const n = tanh(add(block(zx, 2, H), mul(r, block(za, 2, H))));
+  return add(mul(sub(1, u), n), mul(u, a));
+};
+
+/** The minimal GRU gate math from composed ops: `a' = σ(g_u)·tanh(g_c̃) + (1 - σ(g_u))·a`. */
+export const gruMinimalPointwiseComposed = (g: Tensor, a: Tensor): Tensor => {
+  const H = a.shape[1]!;
+  const gu = sigmoid(block(g, 0, H));
+  return add(mul(gu, tanh(block(g, 1, H))), mul(sub(1, gu), a));
+};
+
+/** The VJP of `*Bwd` = the VJP of the composed backward `(dys, xs) => pullback_composed(dys)` at the same point. */
+const secondOrder = (
+  composed: (...xs: Tensor[]) => Tensor | { a: Tensor; c: Tensor },
+  ct: (dys: readonly Tensor[]) => Tensor | { a: Tensor; c: Tensor },
+  nDys: number,
+  primals: readonly Tensor[],
+  ddxs: readonly (Tensor | null)[],
+): Tensor[] => {
+  const composedBackward = (...args: Tensor[]): Tensor[] => {
+    const [, pb] = vjp(composed as (...xs: Tensor[]) => Tensor, ...args.slice(nDys));
+    return pb(ct(args.slice(0, nDys))) as Tensor[];
+  };
+  const [outs, pb] = vjp(composedBackward, ...primals);
+  return pb(outs.map((o, i) => ddxs[i] ?? zeros(o.shape, o.dtype))) as Tensor[];
+};
+
+const shapeErr = (op: string, shapes: readonly (readonly number[])[], detail: string) => new ShapeError(op, shapes, detail);
+
+// ---- primitives -----------------------------------------------------------------------------------------
+
+const dims = (x: Tensor): [number, number] => [x.shape[0]!, x.shape[1]!];
+
+export const fusedRules = {
+  // y = v Wᵀ + b: dv = dy W, dW = dyᵀ v, db = Σ_rows dy (the transposes are matmul flags, not ops)
+  affine: {
+    name: "affine",
+    forward: ([v, W, b]) => {
+      const [B, Kd] = dims(v!), N = W!.shape[0]!;
+      const c = K.matmul(dataOf(v!), swappedData(W!, true), B, Kd, N, 1, ONE_BATCH, ONE_BATCH, v!.dtype);
+      F.addBiasRowsInPlace(c, dataOf(b!), B, N); // c is the fresh product, not yet any tensor's
+      return fromData(c, [B, N], v!.dtype);
+    },
+    vjp: (dy, [v, W], _y, _p, n) => [
+      n[0] ? matmulT(dy, W!, false, false) : null,
+      n[1] ? new OuterSum(dy, v!) : null, // dyᵀ v, summed over all steps in one product by the backward loop
+      n[2] ? sum(dy, 0) : null,
+    ],
+  },
+} satisfies Pick<RuleTable, "affine">;
+
+/** The fused backward kernels; each one's own VJP is the composed backward's. */
+const bwdRules = {
+  // (dA, dC, z, c_prev; acts) → (dz, dc_prev); its own VJP is the composed backward's (acts is a cache of z, c_prev)
+  lstmPointwiseBwd: {
+    name: "lstmPointwiseBwd",
+    forwardMulti: ([dA, dC, , cPrev, acts]) => {
+      const [B, H] = dims(cPrev!), dt = cPrev!.dtype;
+      const r = F.lstmBackward(dataOf(dA!), dataOf(dC!), dataOf(acts!), dataOf(cPrev!), B, H, dt);
+      return [fromData(r.dz, [B, 4 * H], dt), fromData(r.dcPrev, [B, H], dt)];
+    },
+    vjpMulti: (dys, [dA, dC, z, cPrev]) => [
+      ...secondOrder(lstmPointwiseComposed, ([a, c]) => ({ a: a!, c: c! }), 2, [dA!, dC!, z!, cPrev!], dys),
+      null,
+    ],
+  },
+  gruResetAfterPointwiseBwd: {
+    name: "gruResetAfterPointwiseBwd",
+    forwardMulti: ([dNext, , za, a, acts]) => {
+      const [B, H] = dims(a!), dt = a!.dtype;
+      const r = F.gruResetAfterBackward(dataOf(dNext!), dataOf(acts!), dataOf(za!), dataOf(a!), B, H, dt);
+      return [fromData(r.dzx, [B, 3 * H], dt), fromData(r.dza, [B, 3 * H], dt), fromData(r.da, [B, H], dt)];
+    },
+    vjpMulti: (dys, [dNext, zx, za, a]) => [...secondOrder(gruResetAfterPointwiseComposed, ([d]) => d!, 1, [dNext!, zx!, za!, a!], dys), null],
+  },
+  gruMinimalPointwiseBwd: {
+    name: "gruMinimalPointwiseBwd",
+    forwardMulti: ([dNext, , a, acts]) => {
+      const [B, H] = dims(a!), dt = a!.dtype;
+      const r = F.gruMinimalBackward(dataOf(dNext!), dataOf(acts!), dataOf(a!), B, H, dt);
+      return [fromData(r.dg, [B, 2 * H], dt), fromData(r.da, [B, H], dt)];
+    },
+    vjpMulti: (dys, [dNext, g, a]) => [...secondOrder(gruMinimalPointwiseComposed, ([d]) => d!, 1, [dNext!, g!, a!], dys), null],
+  },
+} satisfies Pick<MultiRuleTable, "lstmPointwiseBwd" | "gruResetAfterPointwiseBwd" | "gruMinimalPointwiseBwd">;
+
+export const fusedMultiRules = {
+  ...bwdRules,
+  // outputs a, c and the activations; d(a, c) → (dz, dc_prev) is lstmPointwiseBwd
+  lstmPointwise: {
+    name: "lstmPointwise",
+    forwardMulti: ([z, cPrev]) => {
+      const [B, H] = dims(cPrev!), dt = cPrev!.dtype;
+      const r = F.lstmForward(dataOf(z!), dataOf(cPrev!), B, H, dt);
+      return [fromData(r.a, [B, H], dt), fromData(r.c, [B, H], dt), fromData(r.acts, [B, 5 * H], dt)];
+    },
+    vjpMulti: ([dA, dC], [z, cPrev], [a, , acts], _p, n) => {
+      const [dz, dcPrev] = bindMulti(bwdRules.lstmPointwiseBwd, [dA ?? zeros(a!.shape, a!.dtype), dC ?? zeros(a!.shape, a!.dtype), z!, cPrev!, acts!], {});
+      return [n[0] ? dz! : null, n[1] ? dcPrev! : null];
+    },
+  },
+  // outputs a' and the activations r, u, n; d a' → (dzx, dza, da) is gruResetAfterPointwiseBwd
+  gruResetAfterPointwise: {
+    name: "gruResetAfterPointwise",
+    forwardMulti: ([zx, za, a]) => {
+      const [B, H] = dims(a!), dt = a!.dtype;
+      const r = F.gruResetAfterForward(dataOf(zx!), dataOf(za!), dataOf(a!), B, H, dt);
+      return [fromData(r.next, [B, H], dt), fromData(r.acts, [B, 3 * H], dt)];
+    },
+    vjpMulti: ([dNext], [zx, za, a], [, acts], _p, n) => {
+      const d = bindMulti(bwdRules.gruResetAfterPointwiseBwd, [dNext!, zx!, za!, a!, acts!], {});
+      return d.map((t, i) => (n[i] ? t : null));
+    },
+  },
+  // outputs a' and the activations Γu, c̃; d a' → (dg, da) is gruMinimalPointwiseBwd
+  gruMinimalPointwise: {
+    name: "gruMinimalPointwise",
+    forwardMulti: ([g, a]) => {
+      const [B, H] = dims(a!), dt = a!.dtype;
+      const r = F.gruMinimalForward(dataOf(g!), dataOf(a!), B, H, dt);
+      return [fromData(r.next, [B, H], dt), fromData(r.acts, [B, 2 * H], dt)];
+    },
+    vjpMulti: ([dNext], [g, a], [, acts], _p, n) => {
+      const d = bindMulti(bwdRules.gruMinimalPointwiseBwd, [dNext!, g!, a!, acts!], {});
+      return d.map((t, i) => (n[i] ? t : null));
+    },
+  },
+} satisfies MultiRuleTable;
+
+// ---- the functions cells call ---------------------------------------------------------------------------
+
+/** Checks `[rows, k·H]` operands against the state `[B, H]`; names the op and every shape. */
+const expectGates = (op: string, names: readonly string[], xs: readonly Tensor[], widths: readonly number[], state: Tensor): void => {
+  xs.forEach((x, i) => expectTensor(op, names[i]!, x));
+  sameDType(op, names, xs);
+  if (state.shape.length !== 2) throw shapeErr(op, xs.map((x) => x.shape), `${names[names.length - 1]} must be [B, H], got ${fmtShape(state.shape)}`);
+  const [B, H] = dims(state);
+  xs.forEach((x, i) => {
+    const want = [B, widths[i]! * H];
+    if (x.shape.length !== 2 || x.shape[0] !== want[0] || x.shape[1] !== want[1])
+      throw shapeErr(op, xs.map((t) => t.shape), `${names[i]} must have shape ${fmtShape(want)} for a state of shape ${fmtShape(state.shape)}, got ${fmtShape(x.shape)}`);
+  });
+};
+
+/** `affine(v, W, b) = v Wᵀ + b` for `v` `[B, K]`, `W` `[N, K]`, `b` `[N]`: one matmul and one tape entry. */
+export const affine = (v: Tensor, W: Tensor, b: Tensor): Tensor => {
+  const op = "affine";
+  [v, W, b].forEach((x, i) => expectTensor(op, ["v", "W", "b"][i]!, x));
+  sameDType(op, ["v", "W", "b"], [v, W, b]);
+  if (v.shape.length !== 2 || W.shape.length !== 2 || b.shape.length !== 1 || v.shape[1] !== W.shape[1] || b.shape[0] !== W.shape[0])
+    throw shapeErr(op, [v.shape, W.shape, b.shape], `needs v [B, K], W [N, K], b [N], got ${fmtShape(v.shape)}, ${fmtShape(W.shape)}, ${fmtShape(b.shape)}`);
+  return bind(fusedRules.affine, [v, W, b], {} as None);
+};
+
+/**
+ * `lstmPointwise(z, c_prev) = { c: σ(z_u)·tanh(z_c̃) + σ(z_f)·c_prev, a: σ(z_o)·tanh(c) }` for `z` `[B, 4H]`
+ * (blocks u, f, c̃, o) and `c_prev` `[B, H]`.
+ */
+export const lstmPointwise = (z: Tensor, cPrev: Tensor): { a: Tensor; c: Tensor } => {
+  expectGates("lstmPointwise", ["z", "cPrev"], [z, cPrev], [4, 1], cPrev);
+  const [a, c] = bindMulti(fusedMultiRules.lstmPointwise, [z, cPrev], {});
+  return { a: a!, c: c! };
+};
+
+/**
+ * `gruResetAfterPointwise(zx, za, a) = (1 - u)·n + u·a` with `r = σ(zx_r + za_r)`, `u = σ(zx_z + za_z)`,
+ * `n = tanh(zx_n + r·za_n)`, for `zx`, `za` `[B, 3H]` (blocks r, z, n) and `a` `[B, H]`.
+ */
+export const gruResetAfterPointwise = (zx: Tensor, za: Tensor, a: Tensor): Tensor => {
+  expectGates("gruResetAfterPointwise", ["zx", "za", "a"], [zx, za, a], [3, 3, 1], a);
+  return bindMulti(fusedMultiRules.gruResetAfterPointwise, [zx, za, a], {})[0]!;
+};
+
+/** `gruMinimalPointwise(g, a) = σ(g_u)·tanh(g_c̃) + (1 - σ(g_u))·a` for `g` `[B, 2H]` (blocks u, c̃) and `a` `[B, H]`. */
+export const gruMinimalPointwise = (g: Tensor, a: Tensor): Tensor => {
+  expectGates("gruMinimalPointwise", ["g", "a"], [g, a], [2, 1], a);
+  return bindMulti(fusedMultiRules.gruMinimalPointwise, [g, a], {})[0]!;
+};
+
+export type { MultiPrimitive, Primitive };

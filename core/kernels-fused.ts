@@ -1,0 +1,192 @@
+/**
+ * Fused kernels for recurrent cells: the gate math of one LSTM or GRU step (and its backward) in one loop
+ * over the batch, instead of a dozen elementwise ops each allocating a [B, H] tensor. Each kernel
+ * allocates its outputs and is the only code that writes to them. Rows are examples; a gate block `k` of a
+ * `[B, gH]` pre-activation is the columns `kH .. (k+1)H - 1` of each row (PyTorch's layout).
+ *
+ * The forward kernels also return the gate activations (`acts`), so the backward kernels need no
+ * transcendental function at all: every derivative is a polynomial in the saved activations.
+ */
+import { allocData, type Data, type DType } from "./tensor.js";
+import { getKernelBackend } from "./wasm/backend.js";
+import { unaryWasm } from "./wasm/elementwise.js";
+
+/** Smallest float32 activation (elements) sent to the WebAssembly SIMD kernels under 'auto': below it the copies cost more. */
+export const WASM_ACTIVATION_MIN = 256;
+
+/** σ(v) = 1 / (1 + e^-v), never exponentiating a large positive number (as the unary kernel). */
+const sigmoid = (v: number): number => {
+  if (v >= 0) return 1 / (1 + Math.exp(-v));
+  const e = Math.exp(v);
+  return e / (1 + e);
+};
+
+/**
+ * `op(x)` elementwise for op = sigmoid | tanh, a fresh array: float32 runs the WebAssembly SIMD kernels
+ * (core/wasm/elementwise.ts, within a few ulp) when they are loaded and chosen, everything else this loop.
+ */
+function activate(op: "sigmoid" | "tanh", x: Data, dtype: DType): Data {
+  const backend = getKernelBackend();
+  if (dtype === "float32" && x instanceof Float32Array && (backend === "wasm" || (backend === "auto" && x.length >= WASM_ACTIVATION_MIN))) {
+    const y = unaryWasm(op, x);
+    if (y) return y;
+  }
+  const n = x.length, y = allocData(dtype, n);
+  if (op === "tanh") for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]!);
+  else for (let i = 0; i < n; i++) y[i] = sigmoid(x[i]!);
+  return y;
+}
+
+/** Columns `[k·w, (k+1)·w)` of every row of `x` `[B, g·w]`, as a fresh `[B, w]` array. */
+function columns(x: Data, B: number, g: number, w: number, k: number, dtype: DType): Data {
+  const y = allocData(dtype, B * w);
+  for (let b = 0; b < B; b++) y.set(x.subarray((b * g + k) * w, (b * g + k + 1) * w), b * w);
+  return y;
+}
+
+/**
+ * LSTM gates: z `[B, 4H]` (blocks u, f, c̃, o) and c_prev `[B, H]` give
+ * `c = σ(z_u)·tanh(z_c̃) + σ(z_f)·c_prev`, `a = σ(z_o)·tanh(c)`, and acts `[B, 5H]` = Γu, Γf, c̃, Γo, tanh(c).
+ */
+export function lstmForward(z: Data, cPrev: Data, B: number, H: number, dtype: DType): { a: Data; c: Data; acts: Data } {
+  const a = allocData(dtype, B * H), c = allocData(dtype, B * H), acts = allocData(dtype, B * 5 * H);
+  const sg = activate("sigmoid", z, dtype); // all four blocks; the c̃ block's sigmoid is unused
+  const tz = activate("tanh", columns(z, B, 4, H, 2, dtype), dtype);
+  for (let b = 0; b < B; b++) {
+    const zr = b * 4 * H, r = b * H, s = b * 5 * H;
+    for (let j = 0; j < H; j++) {
+      const gu = sg[zr + j]!, gf = sg[zr + H + j]!, ct = tz[r + j]!;
+      acts[s + j] = gu;
+      acts[s + H + j] = gf;
+      acts[s + 2 * H + j] = ct;
+      acts[s + 3 * H + j] = sg[zr + 3 * H + j]!;
+      c[r + j] = gu * ct + gf * cPrev[r + j]!;
+    }
+  }
+  const tc = activate("tanh", c, dtype);
+  for (let b = 0; b < B; b++) {
+    const r = b * H, s = b * 5 * H;
+    for (let j = 0; j < H; j++) {
+      acts[s + 4 * H + j] = tc[r + j]!;
+      a[r + j] = acts[s + 3 * H + j]! * tc[r + j]!;
+    }
+  }
+  return { a, c, acts };
+}
+
+/**
+ * Backward of `lstmForward` from the cotangents dA, dC `[B, H]` (null = 0), acts and c_prev:
+ * `dc = dC + dA·Γo·(1 - tanh²c)`, `dz = [dc·c̃·Γu(1-Γu), dc·c_prev·Γf(1-Γf), dc·Γu·(1-c̃²), dA·tanh(c)·Γo(1-Γo)]`,
+ * `dc_prev = dc·Γf`.
+ */
+export function lstmBackward(dA: Data | null, dC: Data | null, acts: Data, cPrev: Data, B: number, H: number, dtype: DType): { dz: Data; dcPrev: Data } {
+  const dz = allocData(dtype, B * 4 * H), dcPrev = allocData(dtype, B * H);
+  for (let b = 0; b < B; b++) {
+    const zr = b * 4 * H, r = b * H, s = b * 5 * H;
+    for (let j = 0; j < H; j++) {
+      const gu = acts[s + j]!, gf = acts[s + H + j]!, ct = acts[s + 2 * H + j]!, go = acts[s + 3 * H + j]!, tc = acts[s + 4 * H + j]!;
+      const da = dA === null ? 0 : dA[r + j]!;
+      const dc = (dC === null ? 0 : dC[r + j]!) + da * go * (1 - tc * tc);
+      dz[zr + j] = dc * ct * (gu * (1 - gu));
+      dz[zr + H + j] = dc * cPrev[r + j]! * (gf * (1 - gf));
+      dz[zr + 2 * H + j] = dc * gu * (1 - ct * ct);
+      dz[zr + 3 * H + j] = da * tc * (go * (1 - go));
+      dcPrev[r + j] = dc * gf;
+    }
+  }
+  return { dz, dcPrev };
+}
+
+/**
+ * GRU, PyTorch's reset-after form: zx = x W_xᵀ + b_x and za = a W_aᵀ + b_a `[B, 3H]` (blocks r, z, n), a `[B, H]`:
+ * `r = σ(zx_r + za_r)`, `u = σ(zx_z + za_z)`, `n = tanh(zx_n + r·za_n)`, `a' = (1 - u)·n + u·a`; acts `[B, 3H]` = r, u, n.
+ */
+export function gruResetAfterForward(zx: Data, za: Data, a: Data, B: number, H: number, dtype: DType): { next: Data; acts: Data } {
+  const next = allocData(dtype, B * H), acts = allocData(dtype, B * 3 * H);
+  const pre = allocData(dtype, B * 2 * H); // zx + za for the r and z blocks
+  for (let b = 0; b < B; b++)
+    for (let j = 0; j < 2 * H; j++) pre[b * 2 * H + j] = zx[b * 3 * H + j]! + za[b * 3 * H + j]!;
+  const ru = activate("sigmoid", pre, dtype);
+  const preN = allocData(dtype, B * H);
+  for (let b = 0; b < B; b++)
+    for (let j = 0; j < H; j++) preN[b * H + j] = zx[b * 3 * H + 2 * H + j]! + ru[b * 2 * H + j]! * za[b * 3 * H + 2 * H + j]!;
+  const n = activate("tanh", preN, dtype);
+  for (let b = 0; b < B; b++) {
+    const g = b * 3 * H, r = b * H, q = b * 2 * H;
+    for (let j = 0; j < H; j++) {
+      const u = ru[q + H + j]!, nv = n[r + j]!;
+      acts[g + j] = ru[q + j]!;
+      acts[g + H + j] = u;
+      acts[g + 2 * H + j] = nv;
+      next[r + j] = (1 - u) * nv + u * a[r + j]!;
+    }
+  }
+  return { next, acts };
+}
+
+/**
+ * Backward of `gruResetAfterForward` from dA' `[B, H]`: with dn = dA'(1-u)(1-n²) and dr = dn·za_n·r(1-r),
+ * du = dA'(a - n)u(1-u): `dzx = [dr, du, dn]`, `dza = [dr, du, dn·r]`, `da = dA'·u`.
+ */
+export function gruResetAfterBackward(dNext: Data, acts: Data, za: Data, a: Data, B: number, H: number, dtype: DType): { dzx: Data; dza: Data; da: Data } {
+  const dzx = allocData(dtype, B * 3 * H), dza = allocData(dtype, B * 3 * H), da = allocData(dtype, B * H);
+  for (let b = 0; b < B; b++) {
+    const g = b * 3 * H, r = b * H;
+    for (let j = 0; j < H; j++) {
+      const rv = acts[g + j]!, u = acts[g + H + j]!, n = acts[g + 2 * H + j]!, d = dNext[r + j]!, av = a[r + j]!;
+      const dn = d * (1 - u) * (1 - n * n);
+      const dr = dn * za[g + 2 * H + j]! * (rv * (1 - rv));
+      const du = d * (av - n) * (u * (1 - u));
+      dzx[g + j] = dr;
+      dza[g + j] = dr;
+      dzx[g + H + j] = du;
+      dza[g + H + j] = du;
+      dzx[g + 2 * H + j] = dn;
+      dza[g + 2 * H + j] = dn * rv;
+      da[r + j] = d * u;
+    }
+  }
+  return { dzx, dza, da };
+}
+
+/**
+ * GRU with the update gate only: g `[B, 2H]` (blocks u, c̃) and a `[B, H]`:
+ * `a' = σ(g_u)·tanh(g_c̃) + (1 - σ(g_u))·a`; acts `[B, 2H]` = Γu, c̃.
+ */
+export function gruMinimalForward(g: Data, a: Data, B: number, H: number, dtype: DType): { next: Data; acts: Data } {
+  const next = allocData(dtype, B * H), acts = allocData(dtype, B * 2 * H);
+  const su = activate("sigmoid", columns(g, B, 2, H, 0, dtype), dtype), tc = activate("tanh", columns(g, B, 2, H, 1, dtype), dtype);
+  for (let b = 0; b < B; b++) {
+    const s = b * 2 * H, r = b * H;
+    for (let j = 0; j < H; j++) {
+      const gu = su[r + j]!, ct = tc[r + j]!;
+      acts[s + j] = gu;
+      acts[s + H + j] = ct;
+      next[r + j] = gu * ct + (1 - gu) * a[r + j]!;
+    }
+  }
+  return { next, acts };
+}
+
+/** Backward of `gruMinimalForward`: `dg = [dA'(c̃ - a)Γu(1-Γu), dA'·Γu(1-c̃²)]`, `da = dA'(1 - Γu)`. */
+export function gruMinimalBackward(dNext: Data, acts: Data, a: Data, B: number, H: number, dtype: DType): { dg: Data; da: Data } {
+  const dg = allocData(dtype, B * 2 * H), da = allocData(dtype, B * H);
+  for (let b = 0; b < B; b++) {
+    const s = b * 2 * H, r = b * H;
+    for (let j = 0; j < H; j++) {
+      const gu = acts[s + j]!, ct = acts[s + H + j]!, d = dNext[r + j]!;
+      dg[s + j] = d * (ct - a[r + j]!) * (gu * (1 - gu));
+      dg[s + H + j] = d * gu * (1 - ct * ct);
+      da[r + j] = d * (1 - gu);
+    }
+  }
+  return { dg, da };
+}
+
+/** Adds the row vector `bias` `[N]` to every row of `c` `[rows, N]` in place; `c` must be a buffer the caller just allocated. */
+export function addBiasRowsInPlace(c: Data, bias: Data, rows: number, N: number): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * N;
+    for (let j = 0; j < N; j++) c[o + j] = c[o + j]! + bias[j]!;
+  }
+}

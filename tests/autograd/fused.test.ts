@@ -1,0 +1,221 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { tensor, type Tensor } from "../../core/tensor.js";
+import { ShapeError } from "../../core/errors.js";
+import { add, matmul, mul, sum, transpose, vjp } from "../../autograd/index.js";
+import {
+  affine, gruMinimalPointwise, gruMinimalPointwiseComposed, gruResetAfterPointwise, gruResetAfterPointwiseComposed,
+  lstmPointwise, lstmPointwiseComposed,
+} from "../../autograd/primitives/fused.js";
+import { matmulT } from "../../autograd/primitives/matmul.js";
+import { checkGrad, checkGradSecondOrder, formatReport, seededUniform } from "../../proofs/checkGrad.js";
+
+const RUNS = 25;
+const f64 = (rand: () => number, shape: readonly number[], scale = 2): Tensor => {
+  const n = shape.reduce((p, d) => p * d, 1);
+  return tensor(Array.from({ length: n }, () => scale * (2 * rand() - 1)), { dtype: "float64", shape });
+};
+/** Largest |x - y| over two tensors of the same shape (fails on a shape mismatch). */
+const maxAbsDiff = (x: Tensor, y: Tensor): number => {
+  expect(x.shape).toEqual(y.shape);
+  const a = x.toFlatArray(), b = y.toFlatArray();
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+};
+const sizes = fc.record({ B: fc.integer({ min: 1, max: 4 }), H: fc.integer({ min: 1, max: 5 }), seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }) });
+
+// Tolerances, stated: forward values are the same float64 operations in the same order as the composed ops
+// (1e-15 allows for the fused kernel rounding c once where the composed ops round twice); cotangents are
+// different but algebraically equal expressions of the same values (1e-13 absolute at magnitudes ~1-10).
+const FWD_TOL = 1e-15;
+const VJP_TOL = 1e-13;
+
+/** Runs fused and composed through `vjp` with the same random cotangents; returns the worst output and cotangent differences. */
+const compare = (
+  fused: (...xs: Tensor[]) => Tensor | { a: Tensor; c: Tensor },
+  composed: (...xs: Tensor[]) => Tensor | { a: Tensor; c: Tensor },
+  xs: Tensor[],
+  ct: (out: Tensor | { a: Tensor; c: Tensor }) => Tensor | { a: Tensor; c: Tensor },
+): { fwd: number; bwd: number } => {
+  const [yf, pbf] = vjp(fused as (...xs: Tensor[]) => Tensor, ...xs);
+  const [yc, pbc] = vjp(composed as (...xs: Tensor[]) => Tensor, ...xs);
+  const leaves = (y: unknown): Tensor[] => ("a" in (y as object) && !(y as Tensor).shape ? [(y as { a: Tensor }).a, (y as { c: Tensor }).c] : [y as Tensor]);
+  const fwd = Math.max(...leaves(yf).map((l, i) => maxAbsDiff(l, leaves(yc)[i]!)));
+  const c = ct(yf);
+  const gf = pbf(c) as Tensor[], gc = pbc(c) as Tensor[];
+  return { fwd, bwd: Math.max(...gf.map((g, i) => maxAbsDiff(g, gc[i]!))) };
+};
+
+describe("lstmPointwise", () => {
+  it("computes the same a and c as the composed ops, and the same VJP for any cotangent", () => {
+    fc.assert(
+      fc.property(sizes, ({ B, H, seed }) => {
+        const rand = seededUniform(seed);
+        const z = f64(rand, [B, 4 * H], 4), c0 = f64(rand, [B, H]);
+        const da = f64(rand, [B, H]), dc = f64(rand, [B, H]);
+        const r = compare(lstmPointwise, lstmPointwiseComposed, [z, c0], () => ({ a: da, c: dc }));
+        expect(r.fwd).toBeLessThanOrEqual(FWD_TOL);
+        expect(r.bwd).toBeLessThanOrEqual(VJP_TOL);
+      }),
+      { numRuns: RUNS, seed: 51 },
+    );
+  });
+
+  it("gives the composed VJP when only a (or only c) receives a cotangent", () => {
+    const rand = seededUniform(3);
+    const z = f64(rand, [3, 8], 3), c0 = f64(rand, [3, 2]);
+    for (const pick of ["a", "c"] as const) {
+      const loss = (f: typeof lstmPointwise) => (zz: Tensor, cc: Tensor) => sum(mul(f(zz, cc)[pick], f64(seededUniform(9), [3, 2])));
+      const [, pf] = vjp(loss(lstmPointwise), z, c0), [, pc] = vjp(loss(lstmPointwiseComposed), z, c0);
+      const one = tensor(1, { dtype: "float64" });
+      const gf = pf(one) as Tensor[], gc = pc(one) as Tensor[];
+      gf.forEach((g, i) => expect(maxAbsDiff(g, gc[i]!), `${pick}: input ${i}`).toBeLessThanOrEqual(VJP_TOL));
+    }
+  });
+
+  it("has second derivatives (through its fused backward) that agree with central differences", () => {
+    const rand = seededUniform(4);
+    const z = f64(rand, [2, 12], 2), c0 = f64(rand, [2, 3]);
+    const ra = f64(rand, [2, 3]), rc = f64(rand, [2, 3]);
+    const f = (zz: Tensor, cc: Tensor) => {
+      const { a, c } = lstmPointwise(zz, cc);
+      return add(sum(mul(a, ra)), sum(mul(mul(c, c), rc)));
+    };
+    const r1 = checkGrad(f, [z, c0]);
+    expect(r1.ok, formatReport(r1)).toBe(true);
+    const r2 = checkGradSecondOrder(f, [z, c0]);
+    expect(r2.ok, formatReport(r2)).toBe(true);
+  });
+
+  it("names the op and the shapes when z is not [B, 4H]", () => {
+    const rand = seededUniform(5);
+    expect(() => lstmPointwise(f64(rand, [2, 7]), f64(rand, [2, 2]))).toThrow(ShapeError);
+    expect(() => lstmPointwise(f64(rand, [2, 7]), f64(rand, [2, 2]))).toThrow(/lstmPointwise: z must have shape \[2,8\]/);
+  });
+});
+
+describe("gruResetAfterPointwise", () => {
+  it("computes the same a' as the composed ops, and the same VJP", () => {
+    fc.assert(
+      fc.property(sizes, ({ B, H, seed }) => {
+        const rand = seededUniform(seed);
+        const zx = f64(rand, [B, 3 * H], 3), za = f64(rand, [B, 3 * H], 3), a = f64(rand, [B, H]), d = f64(rand, [B, H]);
+        const r = compare(gruResetAfterPointwise, gruResetAfterPointwiseComposed, [zx, za, a], () => d);
+        expect(r.fwd).toBeLessThanOrEqual(FWD_TOL);
+        expect(r.bwd).toBeLessThanOrEqual(VJP_TOL);
+      }),
+      { numRuns: RUNS, seed: 52 },
+    );
+  });
+
+  it("has second derivatives that agree with central differences", () => {
+    const rand = seededUniform(6);
+    const zx = f64(rand, [2, 6]), za = f64(rand, [2, 6]), a = f64(rand, [2, 2]), r = f64(rand, [2, 2]);
+    const f = (x: Tensor, y: Tensor, s: Tensor) => sum(mul(gruResetAfterPointwise(x, y, s), r));
+    const r2 = checkGradSecondOrder(f, [zx, za, a], { argnums: [0, 1, 2] });
+    expect(r2.ok, formatReport(r2)).toBe(true);
+  });
+
+  it("refuses operands of different dtypes, naming both", () => {
+    const rand = seededUniform(7);
+    const zx32 = tensor(f64(rand, [1, 3]).toFlatArray(), { shape: [1, 3] });
+    expect(() => gruResetAfterPointwise(zx32, f64(rand, [1, 3]), f64(rand, [1, 1]))).toThrow(/gruResetAfterPointwise.*zx and za.*float32 and float64/);
+  });
+});
+
+describe("gruMinimalPointwise", () => {
+  it("computes the same a' as the composed ops, and the same VJP", () => {
+    fc.assert(
+      fc.property(sizes, ({ B, H, seed }) => {
+        const rand = seededUniform(seed);
+        const g = f64(rand, [B, 2 * H], 3), a = f64(rand, [B, H]), d = f64(rand, [B, H]);
+        const r = compare(gruMinimalPointwise, gruMinimalPointwiseComposed, [g, a], () => d);
+        expect(r.fwd).toBeLessThanOrEqual(FWD_TOL);
+        expect(r.bwd).toBeLessThanOrEqual(VJP_TOL);
+      }),
+      { numRuns: RUNS, seed: 53 },
+    );
+  });
+
+  it("has second derivatives that agree with central differences", () => {
+    const rand = seededUniform(8);
+    const g = f64(rand, [3, 4]), a = f64(rand, [3, 2]), r = f64(rand, [3, 2]);
+    const f = (x: Tensor, s: Tensor) => sum(mul(mul(gruMinimalPointwise(x, s), gruMinimalPointwise(x, s)), r));
+    const r2 = checkGradSecondOrder(f, [g, a], { argnums: [0, 1] });
+    expect(r2.ok, formatReport(r2)).toBe(true);
+  });
+});
+
+describe("affine", () => {
+  const composed = (v: Tensor, W: Tensor, b: Tensor) => add(matmul(v, transpose(W)), b);
+
+  it("computes v Wᵀ + b with the VJP of the composed ops", () => {
+    fc.assert(
+      fc.property(sizes, fc.integer({ min: 1, max: 6 }), ({ B, H, seed }, Kd) => {
+        const rand = seededUniform(seed);
+        const v = f64(rand, [B, Kd]), W = f64(rand, [H, Kd]), b = f64(rand, [H]), d = f64(rand, [B, H]);
+        const r = compare(affine, composed, [v, W, b], () => d);
+        expect(r.fwd).toBeLessThanOrEqual(1e-14);
+        expect(r.bwd).toBeLessThanOrEqual(1e-13);
+      }),
+      { numRuns: RUNS, seed: 54 },
+    );
+  });
+
+  it("sums the gradient of a weight used at many steps exactly as the step-by-step products do", () => {
+    // W used 5 times: the backward loop collects the five dyᵀ v terms and multiplies them out once
+    const rand = seededUniform(10);
+    const W = f64(rand, [3, 4]), b = f64(rand, [3]), vs = Array.from({ length: 5 }, () => f64(rand, [2, 4])), r = f64(rand, [2, 3]);
+    const chain = (aff: typeof affine) => (w: Tensor) => vs.reduce((s, v) => add(s, sum(mul(aff(v, w, b), r))), tensor(0, { dtype: "float64" }));
+    const [, pf] = vjp(chain(affine), W), [, pc] = vjp(chain(composed), W);
+    const one = tensor(1, { dtype: "float64" });
+    expect(maxAbsDiff((pf(one) as Tensor[])[0]!, (pc(one) as Tensor[])[0]!)).toBeLessThanOrEqual(1e-13);
+  });
+
+  it("names the op and all three shapes when they do not fit", () => {
+    const rand = seededUniform(11);
+    expect(() => affine(f64(rand, [2, 3]), f64(rand, [4, 2]), f64(rand, [4]))).toThrow(/affine: needs v \[B, K\], W \[N, K\], b \[N\], got \[2,3\], \[4,2\], \[4\]/);
+  });
+});
+
+describe("matmulT", () => {
+  const swap = (x: Tensor) => transpose(x, [...x.shape.keys()].map((i, _, all) => (i === all.length - 2 ? all.length - 1 : i === all.length - 1 ? all.length - 2 : i)));
+
+  it("equals matmul of explicit transposes, value and VJP, for every flag pair and broadcast batches", () => {
+    const shapes = fc.record({
+      M: fc.integer({ min: 1, max: 4 }), K: fc.integer({ min: 1, max: 4 }), N: fc.integer({ min: 1, max: 4 }),
+      batchA: fc.constantFrom([], [2], [1], [3, 1]), batchB: fc.constantFrom([], [2], [1], [3, 2]),
+      tA: fc.boolean(), tB: fc.boolean(), seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    });
+    fc.assert(
+      fc.property(shapes, ({ M, K, N, batchA, batchB, tA, tB, seed }) => {
+        // only batch shapes that broadcast
+        const ok = [...batchA].reverse().every((d, i) => { const e = [...batchB].reverse()[i]; return e === undefined || d === e || d === 1 || e === 1; });
+        fc.pre(ok);
+        const rand = seededUniform(seed);
+        const a = f64(rand, [...batchA, ...(tA ? [K, M] : [M, K])]), b = f64(rand, [...batchB, ...(tB ? [N, K] : [K, N])]);
+        const ref = (x: Tensor, y: Tensor) => matmul(tA ? swap(x) : x, tB ? swap(y) : y);
+        const fused = (x: Tensor, y: Tensor) => matmulT(x, y, tA, tB);
+        const outShape = ref(a, b).shape;
+        const d = f64(rand, outShape);
+        const r = compare(fused, ref, [a, b], () => d);
+        expect(r.fwd).toBeLessThanOrEqual(1e-14);
+        expect(r.bwd).toBeLessThanOrEqual(1e-13);
+      }),
+      { numRuns: 60, seed: 55 },
+    );
+  });
+
+  it("has second derivatives that agree with central differences with both operands transposed", () => {
+    const rand = seededUniform(12);
+    const a = f64(rand, [3, 2]), b = f64(rand, [4, 3]), r = f64(rand, [2, 4]);
+    const f = (x: Tensor, y: Tensor) => sum(mul(mul(matmulT(x, y, true, true), matmulT(x, y, true, true)), r));
+    const r2 = checkGradSecondOrder(f, [a, b], { argnums: [0, 1] });
+    expect(r2.ok, formatReport(r2)).toBe(true);
+  });
+
+  it("names both shapes and the transposes when inner dimensions differ", () => {
+    const rand = seededUniform(13);
+    expect(() => matmulT(f64(rand, [2, 3]), f64(rand, [2, 3]), false, false)).toThrow(/matmul: inner dimensions differ, got \[2,3\] and \[2,3\]/);
+    expect(() => matmulT(f64(rand, [2, 3]), f64(rand, [4, 3]), true, true)).toThrow(/\[2,3\]ᵀ and \[4,3\]ᵀ \(2 vs 3\)/);
+  });
+});
