@@ -54,7 +54,7 @@ export interface ScoredPrediction {
 
 /**
  * `scorePrediction(pred, refs) = min_r dist(pred, r)` over a non-empty list of acceptable references (ties: the
- * shorter reference, then the first), with that reference's length; `correct` when the distance is 0.
+ * earlier reference, so the primary one wins), with that reference's length; `correct` when the distance is 0.
  */
 export const scorePrediction = <T>(prediction: Seq<T>, references: readonly Seq<T>[]): ScoredPrediction => {
   const op = "scorePrediction";
@@ -65,7 +65,7 @@ export const scorePrediction = <T>(prediction: Seq<T>, references: readonly Seq<
   references.forEach((r, i) => {
     expectSeq(op, `references[${i}]`, r);
     const e = editDistance(prediction, r);
-    if (best === undefined || e < best.errors || (e === best.errors && r.length < best.referenceLength)) best = { errors: e, referenceLength: r.length, correct: e === 0 };
+    if (best === undefined || e < best.errors) best = { errors: e, referenceLength: r.length, correct: e === 0 };
   });
   return best!;
 };

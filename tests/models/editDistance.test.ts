@@ -68,8 +68,9 @@ describe("scorePrediction", () => {
     // "read": R IY D and R EH D
     expect(scorePrediction(["R", "EH", "D"], [["R", "IY", "D"], ["R", "EH", "D"]])).toEqual({ errors: 0, referenceLength: 3, correct: true });
     expect(scorePrediction(["R", "AH", "D"], [["R", "IY", "D"], ["R", "EH", "D"]])).toEqual({ errors: 1, referenceLength: 3, correct: false });
-    // equal distances: the shorter reference is the one counted
-    expect(scorePrediction(["A", "B"], [["A", "B", "C"], ["A"]])).toEqual({ errors: 1, referenceLength: 1, correct: false });
+    // equal distances: the earlier (primary) reference is the one counted
+    expect(scorePrediction(["A", "B"], [["A", "B", "C"], ["A"]])).toEqual({ errors: 1, referenceLength: 3, correct: false });
+    expect(scorePrediction(["A", "B"], [["A"], ["A", "B", "C"]])).toEqual({ errors: 1, referenceLength: 1, correct: false });
   });
 
   it("refuses an empty list of references", () => {
