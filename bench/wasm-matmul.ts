@@ -14,6 +14,8 @@
  *   npx tsx bench/wasm-matmul.ts --crossover    times wasm vs ts on small shapes (for WASM_MATMUL_MIN_WORK)
  *   npx tsx bench/wasm-matmul.ts --threads      times 1 vs 2 threads (for WASM_SPLIT_MIN_WORK)
  *   npx tsx bench/wasm-matmul.ts --elementwise  float32 exp/sigmoid/tanh: core/kernels unary vs WebAssembly
+ *   node --experimental-wasm-relaxed-simd --import tsx bench/wasm-matmul.ts
+ *                                               the fused multiply-add build on Node 20 (default on Node 22+)
  */
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -21,7 +23,7 @@ import { writeFileSync } from "node:fs";
 import { matmul, matmulRef, unary } from "../core/kernels.js";
 import { unaryWasm, type WasmUnaryOp } from "../core/wasm/elementwise.js";
 import {
-  resetSplitJudgement, setKernelBackend, setKernelThreads, setWasmSplitMinWork, wasmAvailable, wasmLoadError, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
+  resetSplitJudgement, setKernelBackend, setKernelThreads, setWasmSplitMinWork, wasmAvailable, wasmFusedMultiplyAdd, wasmLoadError, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
 } from "../core/wasm/backend.js";
 import type { DType } from "../core/tensor.js";
 
@@ -193,6 +195,7 @@ function elementwise(): void {
 
 async function main(): Promise<void> {
   if (!wasmAvailable()) throw new Error(`WebAssembly kernels did not load: ${String(wasmLoadError())}`);
+  console.log(`WebAssembly float32 matmul: ${wasmFusedMultiplyAdd() ? "relaxed-SIMD build, multiply-adds fused" : "SIMD build, separate multiply and add"}`);
   if (flag("--crossover")) return crossover();
   if (flag("--threads")) return threadCrossover();
   if (flag("--elementwise")) return elementwise();
@@ -237,7 +240,7 @@ async function main(): Promise<void> {
         console.log([`${mine} ÷ ${peer}`.padEnd(26), ...ratios].join(""));
       }
   }
-  if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ dtype, rounds, gflops: result }, null, 2));
+  if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ dtype, rounds, fusedMultiplyAdd: wasmFusedMultiplyAdd(), gflops: result }, null, 2));
 }
 
 await main();

@@ -43,9 +43,19 @@ const elementwiseSource = readFileSync(elementwisePath, "utf8");
 /** Largest shared memory the threaded build declares (pages of 64 KiB); core/wasm/backend.ts mirrors it. */
 const SHARED_MAX_PAGES = 32767;
 
+// The fused variant: madd32 (float32 only) becomes relaxed SIMD's fused multiply-add.
+const UNFUSED_MADD = "return f32x4.add(c, f32x4.mul(a, b));";
+if (source.split(UNFUSED_MADD).length !== 2) {
+  console.error(`build-wasm: expected madd32's body \`${UNFUSED_MADD}\` exactly once in core/wasm/kernels.as`);
+  process.exit(1);
+}
+const fusedSource = source.replace(UNFUSED_MADD, "return f32x4.relaxed_madd(a, b, c);");
+
 async function compile(variant, text = source) {
   // asc only reads .ts entry files; the sources are named .as so the project's tsc leaves them alone.
-  const shared = variant === "shared";
+  const shared = variant.startsWith("shared");
+  const fused = variant.endsWith("fma");
+  const features = ["simd", "bulk-memory", ...(shared ? ["threads"] : []), ...(fused ? ["relaxed-simd"] : [])];
   const result = await asc.compileString(
     { "kernels.ts": text },
     {
@@ -54,7 +64,7 @@ async function compile(variant, text = source) {
       converge: true,
       runtime: "stub",
       noAssert: true,
-      enable: shared ? ["simd", "bulk-memory", "threads"] : ["simd", "bulk-memory"],
+      enable: features,
       use: ["abort="],
       ...(shared ? { importMemory: true, sharedMemory: true, maximumMemory: SHARED_MAX_PAGES } : {}),
     },
@@ -66,7 +76,7 @@ async function compile(variant, text = source) {
   }
   // The micro-kernels reload two B vectors per row on purpose (register pressure, see kernels.as); if an
   // optimizer merged them, every step would spill an accumulator. 8 loads of C + 8 reloads of B per kernel.
-  for (const kernel of text === source ? ["kernel32", "kernel64"] : []) {
+  for (const kernel of text === source || text === fusedSource ? ["kernel32", "kernel64"] : []) {
     const body = result.text.split(`(func $kernels/${kernel} `)[1]?.split("\n (func ")[0] ?? "";
     const offsetLoads = body.match(/v128\.load offset=/g)?.length ?? 0;
     if (offsetLoads !== 16) {
@@ -81,6 +91,12 @@ async function compile(variant, text = source) {
 // worker thread can run the same kernels on the same buffers (Node; browsers need cross-origin isolation).
 const single = await compile("single");
 const shared = await compile("shared");
+const singleFma = await compile("single-fma", fusedSource);
+const sharedFma = await compile("shared-fma", fusedSource);
+if (!singleFma.text.includes("f32x4.relaxed_madd")) {
+  console.error("build-wasm: the fused build has no f32x4.relaxed_madd");
+  process.exit(1);
+}
 const elementwise = await compile("elementwise", elementwiseSource);
 if (watPath) writeFileSync(watPath, single.text);
 if (wasmPath) writeFileSync(wasmPath, single.binary);
@@ -100,6 +116,12 @@ export const KERNELS_SHARED_MAX_PAGES = ${SHARED_MAX_PAGES};
 /** The same kernels importing a shared memory \`env.memory\` (for a worker thread), base64 encoded. */
 export const KERNELS_SHARED_WASM_BASE64 =
 ${base64Lines(shared.binary)};
+/** KERNELS_WASM_BASE64 with float32 multiply-adds fused (relaxed SIMD), for engines that validate it. */
+export const KERNELS_FMA_WASM_BASE64 =
+${base64Lines(singleFma.binary)};
+/** KERNELS_SHARED_WASM_BASE64 with float32 multiply-adds fused (relaxed SIMD). */
+export const KERNELS_SHARED_FMA_WASM_BASE64 =
+${base64Lines(sharedFma.binary)};
 /** Size of the elementwise module (core/wasm/elementwise.as) in bytes. */
 export const ELEMENTWISE_WASM_BYTES = ${elementwise.binary.length};
 /** The float32 elementwise kernels (exp, sigmoid, tanh; exports its memory), base64 encoded. */

@@ -19,9 +19,10 @@
 // (local-cse), so scripts/build-wasm.mjs compiles at -O1.
 //
 // Summation order: every C entry is accumulated over k = 0..K-1 in order, starting at 0, with a
-// separate multiply and add (WebAssembly SIMD has no fused multiply-add). Later K panels reload the
-// partial sum from C and continue. In float64 that is exactly the reference TypeScript loop, bit for
-// bit; in float32 the sum is kept in float32 (the reference keeps it in float64).
+// separate multiply and add (128-bit WebAssembly SIMD has no fused multiply-add; relaxed SIMD's, used
+// for float32 where available, is below). Later K panels reload the partial sum from C and continue. In
+// float64 that is exactly the reference TypeScript loop, bit for bit; in float32 the sum is kept in
+// float32 (the reference keeps it in float64).
 
 /** Start of memory the host may use (above this module's static data). */
 export function heapBase(): usize {
@@ -46,6 +47,15 @@ export function workBytesF32(): i32 {
   return PACKA32_BYTES + PACKB32_BYTES + TILE32_BYTES;
 }
 
+// a * b + c in four float32 lanes, multiply then add. scripts/build-wasm.mjs also builds every module
+// with this body replaced by one fused multiply-add (relaxed SIMD's f32x4.relaxed_madd); core/wasm/backend.ts
+// loads that build wherever the engine validates it. float64 never fuses: it stays bit-equal to the reference.
+// @ts-ignore: decorator
+@inline
+function madd32(a: v128, b: v128, c: v128): v128 {
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 // C[0:4, 0:12] (+)= A_panel[0:4, 0:kc] @ B_panel[0:kc, 0:12]; pa/pb are packed micro-panels, ldc in bytes.
 function kernel32(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, accumulate: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0);
@@ -62,21 +72,21 @@ function kernel32(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, accumulat
   for (let k = 0; k < kc; k++) {
     const b0 = v128.load(pb);
     let a = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, v128.load(pb, 16)));
-    c02 = f32x4.add(c02, f32x4.mul(a, v128.load(pb, 32)));
+    c00 = madd32(a, b0, c00);
+    c01 = madd32(a, v128.load(pb, 16), c01);
+    c02 = madd32(a, v128.load(pb, 32), c02);
     a = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, v128.load(pb, 16)));
-    c12 = f32x4.add(c12, f32x4.mul(a, v128.load(pb, 32)));
+    c10 = madd32(a, b0, c10);
+    c11 = madd32(a, v128.load(pb, 16), c11);
+    c12 = madd32(a, v128.load(pb, 32), c12);
     a = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, v128.load(pb, 16)));
-    c22 = f32x4.add(c22, f32x4.mul(a, v128.load(pb, 32)));
+    c20 = madd32(a, b0, c20);
+    c21 = madd32(a, v128.load(pb, 16), c21);
+    c22 = madd32(a, v128.load(pb, 32), c22);
     a = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, v128.load(pb, 16)));
-    c32 = f32x4.add(c32, f32x4.mul(a, v128.load(pb, 32)));
+    c30 = madd32(a, b0, c30);
+    c31 = madd32(a, v128.load(pb, 16), c31);
+    c32 = madd32(a, v128.load(pb, 32), c32);
     pa += 16;
     pb += 48;
   }

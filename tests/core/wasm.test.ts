@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
@@ -197,6 +198,41 @@ describe("WebAssembly kernels", () => {
     runWasm(p, "float32");
     expect(firstDifference(p.a, a0)).toBe(-1);
     expect(firstDifference(p.b, b0)).toBe(-1);
+  });
+});
+
+describe("fused multiply-add (relaxed SIMD) float32 matmul", () => {
+  it("is loaded where the engine supports relaxed SIMD and stays within (K + 2)·2^-24·Σ|a||b| of the reference", () => {
+    // Node 20 ships relaxed SIMD behind a flag, so a child process with the flag runs the fused build.
+    const backend = new URL("../../core/wasm/backend.ts", import.meta.url).href;
+    const kernels = new URL("../../core/kernels.ts", import.meta.url).href;
+    const script = `
+      const { matmulWasm, wasmFusedMultiplyAdd } = await import(${JSON.stringify(backend)});
+      const { matmulRef } = await import(${JSON.stringify(kernels)});
+      let s = 12345;
+      const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
+      let worst = 0;
+      for (const [M, K, N] of [[7, 300, 13], [33, 257, 50], [4, 1, 12], [61, 40, 29]]) {
+        const a = Float32Array.from({ length: M * K }, rnd), b = Float32Array.from({ length: K * N }, rnd);
+        const one = new Int32Array([0]);
+        const w = matmulWasm(a, b, M, K, N, 1, one, one, "float32"), r = matmulRef(a, b, M, K, N, 1, one, one, "float32");
+        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+          let mag = 0;
+          for (let k = 0; k < K; k++) mag += Math.abs(a[i * K + k] * b[k * N + j]);
+          const err = Math.abs(w[i * N + j] - r[i * N + j]);
+          worst = Math.max(worst, err === 0 ? 0 : err / ((K + 2) * 2 ** -24 * mag));
+        }
+      }
+      console.log(JSON.stringify({ fused: wasmFusedMultiplyAdd(), worst }));
+    `;
+    const child = spawnSync(process.execPath, ["--experimental-wasm-relaxed-simd", "--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, SEQGRAD_FMA: "" },
+    });
+    expect(child.status, child.stderr).toBe(0);
+    const report = JSON.parse(child.stdout.trim().split("\n").pop()!) as { fused: boolean; worst: number };
+    expect(report.fused).toBe(true);
+    expect(report.worst).toBeLessThanOrEqual(1);
   });
 });
 
