@@ -20,3 +20,5 @@ export { scan } from "./scan.js";
 export type { ScanOptions, StepFn } from "./scan.js";
 export { rnn, bidirectional, stacked } from "./sequence.js";
 export type { SequenceLayer, SequenceApplyOptions, RnnLayerOptions, BidirectionalOptions, BidirectionalParams, BidirectionalCarry, StackedLayer } from "./sequence.js";
+export { timeChunks, tbpttStep, tbpttGrads } from "./tbptt.js";
+export type { ChunkLoss, TimeChunk, TbpttStepResult, TbpttGradsResult } from "./tbptt.js";
