@@ -161,15 +161,16 @@ export const transpose2d = <A extends Float32Array | Float64Array>(x: A, r: numb
 
 /** Parent → child. */
 export type Request =
-  | { readonly cmd: "setup"; readonly workload: Workload; readonly targetSeconds: number }
-  | { readonly cmd: "round"; readonly reps: number }
+  | { readonly cmd: "setup"; readonly workload: Workload }
+  /** Run steps until `seconds` have passed (at least one step). */
+  | { readonly cmd: "round"; readonly seconds: number }
   | { readonly cmd: "rss" }
   | { readonly cmd: "exit" };
 
 /** Child → parent. */
 export type Reply =
   | { readonly ok: true; readonly kind: "hello"; readonly impl: string; readonly info: Record<string, string>; readonly rssKB: number }
-  | { readonly ok: true; readonly kind: "setup"; readonly initialLoss: number | null; readonly work?: number; readonly reps: number; readonly warmupSeconds: number; readonly note?: string }
+  | { readonly ok: true; readonly kind: "setup"; readonly initialLoss: number | null; readonly work?: number; readonly warmupSeconds: number; readonly note?: string }
   | { readonly ok: true; readonly kind: "round"; readonly seconds: number; readonly reps: number; readonly loss: number | null; readonly detail?: string }
   | { readonly ok: true; readonly kind: "rss"; readonly maxRssKB: number; readonly rssKB: number }
   | { readonly ok: false; readonly error: string };

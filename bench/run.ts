@@ -4,10 +4,11 @@
  * Every implementation runs in its own child process (JavaScript ones through `worker.ts`, PyTorch through
  * `torch_bench.py`), so each one's peak RSS is its own; a fresh set of children serves each workload group
  * (all matmul sizes share one set; every recurrent case and the gradient check get their own). For each case
- * the parent sets every child up (a warm-up that also picks how many steps make one round), then runs rounds
- * in turn — seqgrad, peer, peer, …, seqgrad, peer, … — so slow drifts of a shared machine hit everyone alike.
- * A round's throughput is work × reps / seconds; the table gives the median over rounds, the min–max spread,
- * and seqgrad's ratio to each peer (> 1 means seqgrad is faster).
+ * the parent sets every child up (two warm-up steps: compilation, jit tracing, allocator growth), then runs
+ * rounds in turn — seqgrad, peer, peer, …, seqgrad, peer, … — so slow drifts of a shared machine hit everyone
+ * alike. A round runs steps for a fixed time (at least one step) and its throughput is work × steps / seconds;
+ * the table gives the median over rounds, the min–max spread, and seqgrad's ratio to each peer (> 1 means
+ * seqgrad is faster).
  */
 import { Command } from "commander";
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -51,7 +52,7 @@ const isSeqgrad = (i: Impl): boolean => SEQGRAD.includes(i);
 interface Case {
   readonly workload: Workload;
   readonly impls: readonly Impl[];
-  /** Seconds one round should take (reps are picked from the warm-up step). */
+  /** Seconds each round runs steps for (at least one step). */
   readonly target: number;
   readonly rounds: number;
 }
@@ -190,7 +191,8 @@ interface ImplResult {
   /** (max - min) / median over rounds. */
   readonly spread: number;
   readonly rounds: number[];
-  readonly reps: number;
+  /** Steps run in each round. */
+  readonly steps: number[];
   /** Work units per step (GFLOP, tokens, entries) this implementation did. */
   readonly workPerStep: number;
   readonly warmupSeconds: number;
@@ -258,7 +260,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
       console.log(`\n${name} — ${unit}, ${c.rounds} interleaved rounds`);
       const skipped: { impl: Impl; reason: string }[] = [];
       if (torchMissing) for (const i of c.impls.filter((i) => i.startsWith("torch"))) skipped.push({ impl: i, reason: torchMissing });
-      const live: { impl: Impl; child: Child; reps: number; warm: number; work: number; initialLoss: number | null; note?: string }[] = [];
+      const live: { impl: Impl; child: Child; warm: number; work: number; initialLoss: number | null; note?: string }[] = [];
       for (const impl of c.impls) {
         const child = children.get(impl);
         if (!child) continue;
@@ -266,21 +268,23 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
           skipped.push({ impl, reason: deadAtStart.get(impl)! });
           continue;
         }
-        const r = await child.request({ cmd: "setup", workload: c.workload, targetSeconds: c.target });
+        const r = await child.request({ cmd: "setup", workload: c.workload });
         if (!r.ok) skipped.push({ impl, reason: r.error.replace(/^skip: /, "") });
-        else if (r.kind === "setup") live.push({ impl, child, reps: r.reps, warm: r.warmupSeconds, work: r.work ?? amount, initialLoss: r.initialLoss, ...(r.note ? { note: r.note } : {}) });
+        else if (r.kind === "setup") live.push({ impl, child, warm: r.warmupSeconds, work: r.work ?? amount, initialLoss: r.initialLoss, ...(r.note ? { note: r.note } : {}) });
       }
       const samples = new Map<Impl, number[]>(live.map((l) => [l.impl, []]));
+      const steps = new Map<Impl, number[]>(live.map((l) => [l.impl, []]));
       const last = new Map<Impl, { loss: number | null; detail?: string }>();
       for (let r = 0; r < c.rounds; r++)
         for (const l of live) {
           if (!samples.has(l.impl)) continue;
-          const rep = await l.child.request({ cmd: "round", reps: l.reps });
+          const rep = await l.child.request({ cmd: "round", seconds: c.target });
           if (!rep.ok) {
             skipped.push({ impl: l.impl, reason: rep.error });
             samples.delete(l.impl);
           } else if (rep.kind === "round") {
             samples.get(l.impl)!.push((l.work * rep.reps) / rep.seconds);
+            steps.get(l.impl)!.push(rep.reps);
             last.set(l.impl, { loss: rep.loss, ...(rep.detail ? { detail: rep.detail } : {}) });
           }
         }
@@ -292,7 +296,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
         const med = median(s), mn = Math.min(...s), mx = Math.max(...s);
         const lst = last.get(l.impl);
         results.push({
-          impl: l.impl, median: med, min: mn, max: mx, spread: (mx - mn) / med, rounds: s, reps: l.reps, workPerStep: l.work, warmupSeconds: l.warm,
+          impl: l.impl, median: med, min: mn, max: mx, spread: (mx - mn) / med, rounds: s, steps: steps.get(l.impl)!, workPerStep: l.work, warmupSeconds: l.warm,
           initialLoss: l.initialLoss, lastLoss: lst?.loss ?? null, ...(lst?.detail ? { detail: lst.detail } : {}), ...(l.note ? { note: l.note } : {}),
           peakRssMB: rss.ok && rss.kind === "rss" ? MB(rss.maxRssKB) : null,
           baseRssMB: baseRss.has(l.impl) ? MB(baseRss.get(l.impl)!) : null,
@@ -304,10 +308,10 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
       const ratiosByVariant: Record<string, Record<string, number>> = {};
       for (const v of results.filter((r) => isSeqgrad(r.impl)))
         ratiosByVariant[v.impl] = Object.fromEntries(results.filter((r) => !isSeqgrad(r.impl)).map((r) => [r.impl, v.median / r.median]));
-      const rows = [["impl", unit, "min–max", "reps×rounds", "seqgrad ÷", "peak RSS MB", "note"]];
+      const rows = [["impl", unit, "min–max", "steps/round", "seqgrad ÷", "peak RSS MB", "note"]];
       for (const r of results)
         rows.push([
-          r.impl, fmtNum(r.median), `${fmtNum(r.min)}–${fmtNum(r.max)}`, `${r.reps}×${r.rounds.length}`,
+          r.impl, fmtNum(r.median), `${fmtNum(r.min)}–${fmtNum(r.max)}`, `${Math.round(median(r.steps))} ×${r.rounds.length}`,
           r.impl === "seqgrad" ? "" : sg ? fmtRatio(ratios[r.impl]!) : "n/a",
           r.peakRssMB === null ? "?" : `${r.peakRssMB} (base ${r.baseRssMB ?? "?"})`,
           [r.note, r.detail].filter(Boolean).join("; "),

@@ -215,21 +215,21 @@ def main():
                 w = msg["workload"]
                 runner = {"matmul": Matmul, "rnnlm": RnnLm, "gradcheck": Gradcheck}[w["kind"]](w)
                 t0 = time.perf_counter()
+                runner.step()  # warm-up (allocator, first-call paths), then one more to settle
+                warm = time.perf_counter() - t0
                 runner.step()
-                per = time.perf_counter() - t0
-                warm = per
-                if per < 3 * msg["targetSeconds"]:
-                    t0 = time.perf_counter()
-                    runner.step()
-                    per = time.perf_counter() - t0
-                reps = max(1, round(msg["targetSeconds"] / max(per, 1e-6)))
-                send({"ok": True, "kind": "setup", "initialLoss": runner.initial_loss, "reps": reps, "warmupSeconds": warm, "note": runner.note})
+                send({"ok": True, "kind": "setup", "initialLoss": runner.initial_loss, "warmupSeconds": warm, "note": runner.note})
             elif cmd == "round":
                 t0 = time.perf_counter()
-                for _ in range(msg["reps"]):
+                until = t0 + msg["seconds"]
+                reps = 0
+                while True:
                     runner.step()
+                    reps += 1
+                    if time.perf_counter() >= until:
+                        break
                 seconds = time.perf_counter() - t0
-                reply = {"ok": True, "kind": "round", "seconds": seconds, "reps": msg["reps"], "loss": runner.last_loss()}
+                reply = {"ok": True, "kind": "round", "seconds": seconds, "reps": reps, "loss": runner.last_loss()}
                 if isinstance(runner, Gradcheck):
                     reply["detail"] = f"worst relative error {runner.worst:.2e}"
                 send(reply)

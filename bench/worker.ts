@@ -40,26 +40,24 @@ const main = async (): Promise<void> => {
           send({ ok: false, error: `skip: ${r.skip}` });
           return;
         }
-        // warm-up: the first step pays for compilation / jit tracing / allocator growth
-        let t0 = performance.now();
+        // warm-up: the first step pays for compilation / jit tracing / allocator growth; a second settles JIT tiers
+        const t0 = performance.now();
         await r.step();
-        let per = (performance.now() - t0) / 1000;
-        const warm = per;
-        if (per < 3 * msg.targetSeconds) {
-          t0 = performance.now();
-          await r.step();
-          per = (performance.now() - t0) / 1000;
-        }
+        const warm = (performance.now() - t0) / 1000;
+        await r.step();
         runner = r;
-        const reps = Math.max(1, Math.round(msg.targetSeconds / Math.max(per, 1e-6)));
-        send({ ok: true, kind: "setup", initialLoss: r.initialLoss, ...(r.work !== undefined ? { work: r.work } : {}), reps, warmupSeconds: warm, ...(r.note ? { note: r.note } : {}) });
+        send({ ok: true, kind: "setup", initialLoss: r.initialLoss, ...(r.work !== undefined ? { work: r.work } : {}), warmupSeconds: warm, ...(r.note ? { note: r.note } : {}) });
       } else if (msg.cmd === "round") {
         if (!runner) throw new Error("round before setup");
-        const t0 = performance.now();
-        for (let i = 0; i < msg.reps; i++) await runner.step();
+        const t0 = performance.now(), until = t0 + msg.seconds * 1000;
+        let reps = 0;
+        do {
+          await runner.step();
+          reps++;
+        } while (performance.now() < until);
         const seconds = (performance.now() - t0) / 1000;
         const detail = runner.detail?.();
-        send({ ok: true, kind: "round", seconds, reps: msg.reps, loss: runner.lastLoss?.() ?? null, ...(detail ? { detail } : {}) });
+        send({ ok: true, kind: "round", seconds, reps, loss: runner.lastLoss?.() ?? null, ...(detail ? { detail } : {}) });
       } else if (msg.cmd === "rss") {
         send({ ok: true, kind: "rss", maxRssKB: process.resourceUsage().maxRSS, rssKB: rssKB() });
       } else if (msg.cmd === "exit") {
