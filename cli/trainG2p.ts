@@ -19,7 +19,7 @@ const positive = (name: string) => (value: string): number => {
 interface G2pCliOptions {
   hidden: number;
   embed: number;
-  attention: "none" | "luong";
+  attention: "none" | "bilinear";
   epochs: number;
   wordsPerEpoch?: number;
   trainWords?: number;
@@ -43,7 +43,7 @@ export const registerTrainG2p = (trainCmd: Command): void => {
     .description("train the encoder-decoder (BLSTM encoder, LSTM decoder, teacher forcing) on CMUdict letters → phonemes; report held-out PER and WER for greedy and beam decoding")
     .option("--hidden <n>", "hidden size of the decoder and of each encoder direction", int("--hidden", 1), 64)
     .option("--embed <n>", "letter and phoneme embedding size", int("--embed", 1), 32)
-    .addOption(new Option("--attention <kind>", "none (the course's encoder-decoder) or luong (general attention, no input feeding)").choices(["none", "luong"]).default("none"))
+    .addOption(new Option("--attention <kind>", "none (the course's encoder-decoder) or bilinear (attention with the score s·W·h, no input feeding)").choices(["none", "bilinear"]).default("none"))
     .option("--epochs <n>", "epochs to train", int("--epochs", 1), 2)
     .option("--words-per-epoch <n>", "training words per epoch (default: all); smaller epochs validate and checkpoint more often", int("--words-per-epoch", 1))
     .option("--train-words <n>", "use only n training words, spread over the alphabet (default: all 111,572)", int("--train-words", 1))

@@ -18,7 +18,7 @@ export interface G2pExampleOptions {
   /** Decoder hidden size (and of each encoder direction). */
   readonly hidden?: number;
   readonly embed?: number;
-  readonly attention?: "none" | "luong";
+  readonly attention?: "none" | "bilinear";
   readonly epochs?: number;
   /** Words per epoch (default: all training words). */
   readonly wordsPerEpoch?: number;
@@ -75,7 +75,7 @@ export const main = async (options: G2pExampleOptions = {}): Promise<G2pExampleR
       `training on ${trainSet.length}, validating on ${validSet.length}, testing on ${testSet.length}; ${stress ? "stressed" : "unstressed"} phonemes (V = ${model.targetVocab.size})`,
   );
   if (loaded !== undefined) log(`scoring ${options.from} (trained ${loaded.state.epoch} epochs, ${loaded.state.stepLosses.length} steps)`);
-  log(`model: BLSTM ${hidden}x2 → bridge → LSTM ${hidden}${model.config.attention === "luong" ? " + Luong attention" : " (no attention)"}, embeddings ${model.config.embedDim}`);
+  log(`model: BLSTM ${hidden}x2 → bridge → LSTM ${hidden}${model.config.attention === "bilinear" ? " + bilinear attention" : " (no attention)"}, embeddings ${model.config.embedDim}`);
   const r = loaded !== undefined ? { params: loaded.params, history: loaded.state.history } : await fitG2p(model, {
     train: trainSet,
     valid: validSet,
@@ -128,7 +128,7 @@ if (isMain()) {
   });
   if (values.help) {
     console.log(
-      "usage: npx tsx examples/g2p.ts [--hidden 64] [--embed 32] [--attention none|luong] [--epochs 2] [--words-per-epoch n] [--train-words n]\n" +
+      "usage: npx tsx examples/g2p.ts [--hidden 64] [--embed 32] [--attention none|bilinear] [--epochs 2] [--words-per-epoch n] [--train-words n]\n" +
         "       [--valid-words 500] [--test-words n] [--batch 128] [--lr 0.003] [--beam 5] [--seed 0] [--stress] [--out ckpt] [--curve svg] [--quiet]\n" +
         "       [--from ckpt: score a saved model instead of training]",
     );

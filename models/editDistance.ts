@@ -1,7 +1,7 @@
 /**
  * Edit distances and the error rates of grapheme-to-phoneme conversion.
  *
- * `editDistance(a, b)` is the Levenshtein distance: the fewest insertions, deletions and substitutions (each
+ * `editDistance(a, b)` is the edit distance: the fewest insertions, deletions and substitutions (each
  * costing 1) that turn `a` into `b`, by the dynamic programme
  *
  *   D[0][j] = j,   D[i][0] = i,   D[i][j] = min(D[i-1][j] + 1, D[i][j-1] + 1, D[i-1][j-1] + [a_i ≠ b_j]).
@@ -20,7 +20,7 @@ const expectSeq = (op: string, name: string, s: unknown): void => {
   if (typeof s !== "string" && !Array.isArray(s)) throw new ArgumentError(op, name, `must be a string or an array of tokens, got ${describe(s)}`);
 };
 
-/** `editDistance(a, b) = D[|a|][|b|]`, the Levenshtein distance (unit costs), in O(|a|·|b|) time and O(|b|) memory. */
+/** `editDistance(a, b) = D[|a|][|b|]`, the edit distance with unit-cost insertions, deletions and substitutions, in O(|a|·|b|) time and O(|b|) memory. */
 export const editDistance = <T>(a: Seq<T>, b: Seq<T>): number => {
   expectSeq("editDistance", "a", a);
   expectSeq("editDistance", "b", b);

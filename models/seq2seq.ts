@@ -6,8 +6,8 @@
  *   decoder:  s<t> = LSTM(s<t-1>, E_y[y<t-1>]),   y<0> = <bos>                                     (teacher forcing in training)
  *   output:   ŷ<t> = softmax(W_y s<t> + b_y)   over the target vocabulary, <eos> included
  *
- * With `attention: 'luong'` (Luong et al., "Effective Approaches to Attention-based Neural Machine Translation",
- * EMNLP 2015, the "general" score without input feeding) the output reads the encoder outputs as well:
+ * With `attention: 'bilinear'` (the "general" score of "Effective Approaches to Attention-based Neural Machine
+ * Translation", EMNLP 2015, without input feeding) the output reads the encoder outputs as well:
  *
  *   α<t,t'> = softmax_t'(s<t>ᵀ W_α h<t'>) over the real source steps,   c<t> = Σ_t' α<t,t'> h<t'>,
  *   s̃<t> = tanh(W_s [s<t>; c<t>] + b_s),   ŷ<t> = softmax(W_y s̃<t> + b_y).
@@ -262,8 +262,8 @@ export interface Seq2SeqConfig {
   readonly encoderHidden?: number;
   /** Size of the source and target embeddings (default 32). */
   readonly embedDim?: number;
-  /** `'none'` (default, the course's encoder-decoder) or `'luong'` (general attention, no input feeding). */
-  readonly attention?: "none" | "luong";
+  /** `'none'` (default, the course's encoder-decoder) or `'bilinear'` (attention with the score sᵀ W_α h, no input feeding). */
+  readonly attention?: "none" | "bilinear";
   /** Parameter dtype (default float32). */
   readonly dtype?: DType;
 }
@@ -366,7 +366,7 @@ export const createSeq2Seq = (sourceVocab: Vocabulary, targetVocab: Vocabulary, 
   const He = posInt(op, "config.encoderHidden", config.encoderHidden ?? H);
   const De = posInt(op, "config.embedDim", config.embedDim ?? 32);
   const attention = config.attention ?? "none";
-  if (attention !== "none" && attention !== "luong") throw new ArgumentError(op, "config.attention", `must be 'none' or 'luong', got ${describe(attention)}`);
+  if (attention !== "none" && attention !== "bilinear") throw new ArgumentError(op, "config.attention", `must be 'none' or 'bilinear', got ${describe(attention)}`);
   const dtype = config.dtype ?? "float32";
   if (dtype !== "float32" && dtype !== "float64") throw new ArgumentError(op, "config.dtype", `must be 'float32' or 'float64', got ${describe(dtype)}`);
   const cell = lstmCell();

@@ -25,6 +25,6 @@ describe("seqgrad train g2p", () => {
     expect(a.output.join("")).toMatch(/--beam must be an integer >= 1/);
     const b = program();
     await expect(b.program.parseAsync(["node", "seqgrad", "train", "g2p", "--attention", "bahdanau"])).rejects.toMatchObject({ code: "commander.invalidArgument" });
-    expect(b.output.join("")).toMatch(/none, luong/);
+    expect(b.output.join("")).toMatch(/none, bilinear/);
   });
 });

@@ -215,7 +215,7 @@ const trainSmall = (model: Seq2Seq, steps: number, seed = 0): { params: Seq2SeqP
   return { params, losses };
 };
 
-describe.each(["none", "luong"] as const)("createSeq2Seq (attention: %s)", (attention) => {
+describe.each(["none", "bilinear"] as const)("createSeq2Seq (attention: %s)", (attention) => {
   const model = createSeq2Seq(src, tgt, { hidden: 16, embedDim: 8, attention });
   let trained: { params: Seq2SeqParams; losses: number[] };
   beforeAll(() => {
@@ -290,7 +290,7 @@ describe.each(["none", "luong"] as const)("createSeq2Seq (attention: %s)", (atte
 });
 
 describe("createSeq2Seq gradients", () => {
-  it.each(["none", "luong"] as const)("match central differences through encoder, bridge, decoder and attention (%s), float64", (attention) => {
+  it.each(["none", "bilinear"] as const)("match central differences through encoder, bridge, decoder and attention (%s), float64", (attention) => {
     const model = createSeq2Seq(src, tgt, { hidden: 3, encoderHidden: 2, embedDim: 2, attention, dtype: "float64" });
     const params = model.init(randomKey(4));
     const b = model.batch(PAIRS.slice(0, 3));
