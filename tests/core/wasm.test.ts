@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { matmul as matmulKernel, matmulRef, unary } from "../../core/kernels.js";
-import { ELEMENTWISE_MAX_ULPS, elementwiseWasmAvailable, unaryWasm, type WasmUnaryOp } from "../../core/wasm/elementwise.js";
+import {
+  ELEMENTWISE_MAX_ULPS, ELEMENTWISE_WASM_MIN_SIZE, elementwiseWasmAvailable, unaryPrefersWasm, unaryWasm, type WasmUnaryOp,
+} from "../../core/wasm/elementwise.js";
 import {
   getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, resetSplitJudgement, setKernelBackend,
   setKernelThreads, wasmAvailable, wasmLoadError, wasmSplitCount, wasmThreadsAvailable, WASM_MATMUL_MIN_WORK,
@@ -368,6 +370,20 @@ describe("WebAssembly float32 elementwise kernels", () => {
 
   it("load synchronously in Node", () => {
     expect(elementwiseWasmAvailable()).toBe(true);
+  });
+
+  it("are preferred for exp, sigmoid and tanh from the crossover size under 'auto', always under 'wasm', never under 'ts'", () => {
+    try {
+      expect(unaryPrefersWasm("tanh", ELEMENTWISE_WASM_MIN_SIZE)).toBe(true);
+      expect(unaryPrefersWasm("tanh", ELEMENTWISE_WASM_MIN_SIZE - 1)).toBe(false);
+      expect(unaryPrefersWasm("log", 1 << 20)).toBe(false);
+      setKernelBackend("wasm");
+      expect(unaryPrefersWasm("sigmoid", 1)).toBe(true);
+      setKernelBackend("ts");
+      expect(unaryPrefersWasm("exp", 1 << 20)).toBe(false);
+    } finally {
+      setKernelBackend("auto");
+    }
   });
 
   for (const op of ops) {
