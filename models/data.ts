@@ -143,13 +143,13 @@ export const mobyDickDataset = (): E.Either<DatasetError, readonly Chapter[]> =>
 export const loadMobyDick = (): readonly Chapter[] => orThrow(mobyDickDataset());
 
 /**
- * Sentences of a text: split after `.`, `!` or `?` (and on blank lines), whitespace collapsed to single
- * spaces, with at least `minWords` and at most `maxWords` words.
+ * Sentences of a text: split after `.`, `!` or `?` (and a closing quote, which stays with its sentence) and on
+ * blank lines, whitespace collapsed to single spaces, with at least `minWords` and at most `maxWords` words.
  */
 export const sentencesOf = (text: string, options: { readonly minWords?: number; readonly maxWords?: number } = {}): string[] => {
   const { minWords = 3, maxWords = 40 } = options;
   return text
-    .split(/(?<=[.!?])["'’”]?\s+|\n\s*\n/)
+    .split(/(?<=[.!?]["'’”]?)\s+|\n\s*\n/)
     .map((s) => s.replace(/\s+/g, " ").trim())
     .filter((s) => {
       const n = s.split(" ").length;

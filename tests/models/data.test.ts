@@ -25,6 +25,7 @@ describe("datasets from npm packages", () => {
     expect(chapters).toHaveLength(139);
     expect(chapters.some((c) => c.text.includes("Call me Ishmael"))).toBe(true);
     expect(sentencesOf("Call me Ishmael. Some years ago, never mind how long. Go!")).toEqual(["Call me Ishmael.", "Some years ago, never mind how long."]);
+    expect(sentencesOf('He said "go on now." Then he left the room!', { minWords: 1 })).toEqual(['He said "go on now."', "Then he left the room!"]);
     const s = mobyDickSentences({ maxWords: 12 });
     for (const part of [s.train, s.valid, s.test]) for (const x of part.slice(0, 200)) expect(x.split(" ").length).toBeLessThanOrEqual(12);
     expect(s.train.length).toBeGreaterThan(1000);
