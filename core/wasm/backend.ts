@@ -174,15 +174,21 @@ export function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * The build to load: the fused (relaxed-SIMD) one where this engine validates it (Node 22+, current
- * browsers), else plain SIMD. SEQGRAD_FMA=0 refuses the fused build.
+ * Builds an engine from the fused (relaxed-SIMD) build where this engine validates and compiles it
+ * (Node 22+, current browsers), else from the plain SIMD build. SEQGRAD_FMA=0 refuses the fused build.
  */
-function pick(plain: string, fused: string): { bytes: Uint8Array<ArrayBuffer>; fused: boolean } {
+function fusedOrPlain<T>(plain: string, fused: string, make: (bytes: Uint8Array<ArrayBuffer>, fused: boolean) => T): T {
   if (env("SEQGRAD_FMA") !== "0") {
     const bytes = decodeBase64(fused);
-    if (WebAssembly.validate(bytes)) return { bytes, fused: true };
+    if (WebAssembly.validate(bytes)) {
+      try {
+        return make(bytes, true);
+      } catch {
+        // fall through to the plain build
+      }
+    }
   }
-  return { bytes: decodeBase64(plain), fused: false };
+  return make(decodeBase64(plain), false);
 }
 
 function singleEngine(module: WebAssembly.Module, fused: boolean): Engine {
@@ -194,11 +200,12 @@ function singleEngine(module: WebAssembly.Module, fused: boolean): Engine {
 function sharedEngine(): Engine | null {
   if (typeof SharedArrayBuffer !== "function" || !nodeBuiltin("node:worker_threads")) return null;
   try {
-    const { bytes, fused } = pick(KERNELS_SHARED_WASM_BASE64, KERNELS_SHARED_FMA_WASM_BASE64);
-    const module = new WebAssembly.Module(bytes);
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: KERNELS_SHARED_MAX_PAGES, shared: true });
-    const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
-    return { k, memory, shared: true, fused, module, helper: null };
+    return fusedOrPlain(KERNELS_SHARED_WASM_BASE64, KERNELS_SHARED_FMA_WASM_BASE64, (bytes, fused) => {
+      const module = new WebAssembly.Module(bytes);
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: KERNELS_SHARED_MAX_PAGES, shared: true });
+      const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+      return { k, memory, shared: true, fused, module, helper: null };
+    });
   } catch {
     return null;
   }
@@ -209,10 +216,7 @@ function load(): Engine | null {
   tried = true;
   try {
     if (typeof WebAssembly !== "object") throw new Error("WebAssembly is not available");
-    if (!(engine = sharedEngine())) {
-      const { bytes, fused } = pick(KERNELS_WASM_BASE64, KERNELS_FMA_WASM_BASE64);
-      engine = singleEngine(new WebAssembly.Module(bytes), fused);
-    }
+    engine = sharedEngine() ?? fusedOrPlain(KERNELS_WASM_BASE64, KERNELS_FMA_WASM_BASE64, (bytes, fused) => singleEngine(new WebAssembly.Module(bytes), fused));
   } catch (e) {
     loadError = e;
     engine = null;
@@ -224,11 +228,12 @@ function load(): Engine | null {
 export async function wasmReady(): Promise<boolean> {
   if (engine) return true;
   try {
-    const single = async (): Promise<Engine> => {
-      const { bytes, fused } = pick(KERNELS_WASM_BASE64, KERNELS_FMA_WASM_BASE64);
-      return singleEngine(await WebAssembly.compile(bytes), fused);
-    };
-    engine = sharedEngine() ?? (await single());
+    const compile = async (b64: string, fused: boolean): Promise<Engine> => singleEngine(await WebAssembly.compile(decodeBase64(b64)), fused);
+    const fusedOk = env("SEQGRAD_FMA") !== "0" && WebAssembly.validate(decodeBase64(KERNELS_FMA_WASM_BASE64));
+    engine =
+      sharedEngine() ??
+      (fusedOk ? await compile(KERNELS_FMA_WASM_BASE64, true).catch(() => null) : null) ??
+      (await compile(KERNELS_WASM_BASE64, false));
     tried = true;
     loadError = undefined;
   } catch (e) {
