@@ -18,6 +18,7 @@ import {
 import { asExamples, createNameGenerator, labelAccuracy, namesData, sampleNames } from "../models/names.js";
 import type { EpochRecord } from "../models/train.js";
 import { registerTrainSpam, registerTrainTagger } from "./classifiers.js";
+import { registerTrainG2p } from "./trainG2p.js";
 
 /** Parses a non-negative integer option, with an error that names the option. */
 export const intOption = (name: string, min: number) => (value: string): number => {
@@ -251,7 +252,7 @@ const registerTrainNames = (trainCmd: Command): void => {
 };
 
 /** `train` targets; the classifier, tagger and encoder-decoder append theirs here. */
-export const TRAIN_TARGETS: ((trainCmd: Command) => void)[] = [registerTrainLm, registerTrainNames, registerTrainSpam, registerTrainTagger];
+export const TRAIN_TARGETS: ((trainCmd: Command) => void)[] = [registerTrainLm, registerTrainNames, registerTrainSpam, registerTrainTagger, registerTrainG2p];
 
 /** `seqgrad train <target>`. */
 export const registerTrain = (program: Command): void => {
