@@ -18,7 +18,7 @@ import { splitKey, type Key } from "../core/random.js";
 import { concat, div, expandDims, gather, max, mean, reshape, sigmoid, sum, where } from "../autograd/index.js";
 import { withoutTapes } from "../autograd/tape.js";
 import type { Tree } from "../autograd/tree.js";
-import { dense, type DenseParams } from "../layers/dense.js";
+import { dense, dropout, type DenseParams } from "../layers/dense.js";
 import { normalInit } from "../layers/init.js";
 import { binaryCrossEntropy } from "../layers/losses.js";
 import type { Cell } from "../layers/cells/types.js";
@@ -45,6 +45,8 @@ export interface ClassifierConfig {
   readonly bidirectional?: boolean;
   /** Cut every sequence to its first `maxLength` tokens (default 400). */
   readonly maxLength?: number;
+  /** Inverted dropout on the embeddings x<t> and on the pooled h while training (when `loss` gets a key); default 0. */
+  readonly dropout?: number;
   /** Parameter dtype (default float32). */
   readonly dtype?: DType;
 }
@@ -88,12 +90,12 @@ export interface Classifier {
   encode(text: string): number[];
   /** Encodes and pads labelled texts into one batch. */
   batch(examples: readonly LabelledText[]): ClassifierBatch;
-  /** The pooled features h `[B, F]` of a padded batch. */
-  features(params: ClassifierParams, ids: Tensor, mask: Tensor): Tensor;
+  /** The pooled features h `[B, F]` of a padded batch (with a key and `dropout` > 0: the training-time dropped version). */
+  features(params: ClassifierParams, ids: Tensor, mask: Tensor, key?: Key): Tensor;
   /** The logits z `[B]` (ŷ = σ(z)). */
-  logits(params: ClassifierParams, ids: Tensor, mask: Tensor): Tensor;
-  /** `loss = (1/B) Σ_b BCE(z_b, y_b)`, the scalar `train` minimises. */
-  loss(params: ClassifierParams, batch: ClassifierBatch): Tensor;
+  logits(params: ClassifierParams, ids: Tensor, mask: Tensor, key?: Key): Tensor;
+  /** `loss = (1/B) Σ_b BCE(z_b, y_b)`, the scalar `train` minimises; `key` (train's per-step key) turns dropout on. */
+  loss(params: ClassifierParams, batch: ClassifierBatch, key?: Key): Tensor;
   /** ŷ = P(label = 1 | text) for each text. */
   predictProba(params: ClassifierParams, texts: readonly string[], options?: { readonly batchSize?: number }): number[];
   /** Labels `[ŷ ≥ threshold]` (default 0.5). */
@@ -156,6 +158,8 @@ export const createClassifier = (vocab: Vocabulary, config: ClassifierConfig): C
   if (pooling !== "last" && pooling !== "mean" && pooling !== "max") throw new ArgumentError(op, "config.pooling", `must be 'last', 'mean' or 'max', got ${describe(pooling)}`);
   const bidi = config.bidirectional ?? false;
   if (typeof bidi !== "boolean") throw new ArgumentError(op, "config.bidirectional", `must be a boolean, got ${describe(bidi)}`);
+  const rate = config.dropout ?? 0;
+  if (typeof rate !== "number" || !(rate >= 0 && rate < 1)) throw new ArgumentError(op, "config.dropout", `must be a number in [0, 1), got ${describe(rate)}`);
   const dtype = config.dtype ?? "float32";
   const layer = encoderLayer(cell, bidi);
   const F = layer.outputSize(H);
@@ -177,22 +181,29 @@ export const createClassifier = (vocab: Vocabulary, config: ClassifierConfig): C
     return { ids, mask, labels: labelTensor(where_, examples, dtype), lengths, T, B };
   };
 
-  const features = (params: ClassifierParams, ids: Tensor, mask: Tensor): Tensor => {
-    const B = ids.shape[1]!;
-    const xs = gather(params.embed.E, ids, 0); // [T, B, embedDim]
-    const [carry, ys] = layer.apply(params.rnn, xs, { mask });
+  const pool = (carry: unknown, ys: Tensor, mask: Tensor, B: number): Tensor => {
     if (pooling === "last") return activationOf(carry); // frozen at each row's last real step by the mask
     if (pooling === "mean") return div(sum(ys, 0), reshape(sum(mask, 0), [B, 1])); // padded outputs are 0
     // max over real steps only: padded steps are replaced by -1e9 (where, so they get no gradient)
     return max(where(expandDims(mask, 2), ys, -1e9), 0);
   };
 
-  const logits = (params: ClassifierParams, ids: Tensor, mask: Tensor): Tensor => {
-    const h = features(params, ids, mask);
+  const features = (params: ClassifierParams, ids: Tensor, mask: Tensor, key?: Key): Tensor => {
+    const [kx, kh] = key !== undefined && rate > 0 ? (splitKey(key, 2) as [Key, Key]) : [undefined, undefined];
+    const emb = gather(params.embed.E, ids, 0); // [T, B, embedDim]
+    const xs = kx === undefined ? emb : dropout(kx, rate)(emb);
+    const [carry, ys] = layer.apply(params.rnn, xs, { mask });
+    const h = pool(carry, ys, mask, ids.shape[1]!);
+    return kh === undefined ? h : dropout(kh, rate)(h);
+  };
+
+  const logits = (params: ClassifierParams, ids: Tensor, mask: Tensor, key?: Key): Tensor => {
+    const h = features(params, ids, mask, key);
     return reshape(dense.apply(params.out, h), [ids.shape[1]!]);
   };
 
-  const loss = (params: ClassifierParams, batch: ClassifierBatch): Tensor => mean(binaryCrossEntropy(logits(params, batch.ids, batch.mask), batch.labels));
+  const loss = (params: ClassifierParams, batch: ClassifierBatch, key?: Key): Tensor =>
+    mean(binaryCrossEntropy(logits(params, batch.ids, batch.mask, key), batch.labels));
 
   const predictProba = (params: ClassifierParams, texts: readonly string[], options: { readonly batchSize?: number } = {}): number[] => {
     if (!Array.isArray(texts)) throw new ArgumentError("classifier.predictProba", "texts", `must be an array of strings, got ${describe(texts)}`);
@@ -216,7 +227,7 @@ export const createClassifier = (vocab: Vocabulary, config: ClassifierConfig): C
 
   const model: Classifier = {
     vocab,
-    config: { cell: config.cell, hidden: H, embedDim, pooling, bidirectional: bidi, maxLength, dtype },
+    config: { cell: config.cell, hidden: H, embedDim, pooling, bidirectional: bidi, maxLength, dropout: rate, dtype },
     featureSize: F,
     init: (key: Key): ClassifierParams => {
       const [ke, kr, ko] = splitKey(key, 3) as [Key, Key, Key];

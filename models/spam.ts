@@ -5,7 +5,8 @@
  *
  * Preprocessing (as in the classic spam exercise of the Machine Learning course): keep the Subject header and
  * the body, drop every other header, MIME part headers, boundaries and base64 blocks; decode quoted-printable;
- * strip HTML tags and entities; lower-case; replace URLs by `httpaddr`, e-mail addresses by `emailaddr`, numbers
+ * strip HTML tags and entities (marking an HTML body with the word `htmlbody`, which the stripping would otherwise
+ * hide); lower-case; replace URLs by `httpaddr`, e-mail addresses by `emailaddr`, numbers
  * by `number` and `$` by `dollar`; keep words, `!` and `?`; cut to the first `maxTokens` tokens. Headers other
  * than Subject are dropped because the corpus's routing headers identify its collectors, not spam.
  *
@@ -174,20 +175,23 @@ export interface PreprocessOptions {
   readonly maxTokens?: number;
   /** Prepend the Subject header (default true). */
   readonly subject?: boolean;
+  /** Start the body with the word `htmlbody` when it is HTML (default true): stripping the tags would otherwise hide it. */
+  readonly markHtml?: boolean;
 }
 
 /**
- * `preprocessEmail(raw)`: lower-cased tokens of Subject + body, with URLs → `httpaddr`, e-mail addresses →
+ * `preprocessEmail(raw)`: lower-cased tokens of Subject + (`htmlbody` if the body is HTML) + body, with URLs → `httpaddr`, e-mail addresses →
  * `emailaddr`, numbers → `number`, `$` → `dollar`, other punctuation but `!` and `?` dropped, cut to `maxTokens`,
  * joined by single spaces (so a word-level Vocabulary reads exactly these tokens back).
  */
 export const preprocessEmail = (raw: string, options: PreprocessOptions = {}): string => {
   const op = "preprocessEmail";
-  const { maxTokens = 400, subject = true } = options;
+  const { maxTokens = 400, subject = true, markHtml = true } = options;
   if (!(Number.isInteger(maxTokens) || maxTokens === Infinity) || maxTokens < 1)
     throw new ArgumentError(op, "options.maxTokens", `must be a positive integer or Infinity, got ${describe(maxTokens)}`);
   const parts = splitEmail(raw);
-  const text = `${subject ? `${parts.subject}\n` : ""}${bodyText(parts.body)}`
+  const html = markHtml && (/text\/html/i.test(parts.contentType) || /<(html|body|table|font|div|p|br|a)\b[^>]*>/i.test(parts.body));
+  const text = `${subject ? `${parts.subject}\n` : ""}${html ? "htmlbody\n" : ""}${bodyText(parts.body)}`
     .toLowerCase()
     .replace(/(?:https?|ftp):\/\/\S+|www\.[^\s<>"]+/g, " httpaddr ")
     .replace(/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, " emailaddr ")
@@ -263,6 +267,8 @@ export interface SpamExperimentOptions {
   readonly clip?: number;
   /** Early stop after this many epochs without a better validation loss (default 3). */
   readonly patience?: number;
+  /** Dropout on embeddings and pooled features while training (default 0.25). */
+  readonly dropout?: number;
   /** Use only the first `perGroup` messages of each group (a smoke run). */
   readonly perGroup?: number;
   readonly progress?: boolean | "auto";
@@ -296,18 +302,18 @@ export const runSpamExperiment = async (options: SpamExperimentOptions = {}): Pr
     seed: options.seed ?? 0, cell: options.cell ?? "gru", hidden: options.hidden ?? 32, embedDim: options.embedDim ?? 32,
     pooling: options.pooling ?? "mean", bidirectional: options.bidirectional ?? false, maxTokens: options.maxTokens ?? 200,
     minCount: options.minCount ?? 3, maxVocab: options.maxVocab ?? 20000, epochs: options.epochs ?? 6, batchSize: options.batchSize ?? 32,
-    lr: options.lr ?? 3e-3, clip: options.clip ?? 5, patience: options.patience ?? 3,
+    lr: options.lr ?? 3e-3, clip: options.clip ?? 5, patience: options.patience ?? 3, dropout: options.dropout ?? 0.25,
   } as const;
   const t0 = performance.now();
   const emails = loadSpamAssassin(options.perGroup === undefined ? {} : { perGroup: options.perGroup });
   const parts = spamSplits(emails, { maxTokens: o.maxTokens });
   const vocab = Vocabulary.buildOrThrow(parts.train.map((e) => e.text), { level: "word", minCount: o.minCount, maxSize: o.maxVocab });
-  const model = createClassifier(vocab, { cell: o.cell, hidden: o.hidden, embedDim: o.embedDim, pooling: o.pooling, bidirectional: o.bidirectional, maxLength: o.maxTokens });
+  const model = createClassifier(vocab, { cell: o.cell, hidden: o.hidden, embedDim: o.embedDim, pooling: o.pooling, bidirectional: o.bidirectional, maxLength: o.maxTokens, dropout: o.dropout });
   const [kInit, kTrain] = splitKey(randomKey(o.seed), 2) as [Key, Key];
   const result = await train({
     params: model.init(kInit),
     optimizer: adam(o.lr),
-    lossFn: (p: ClassifierParams, b: ClassifierBatch) => model.loss(p, b),
+    lossFn: (p: ClassifierParams, b: ClassifierBatch, k: Key) => model.loss(p, b, k),
     batches: classifierBatches(model, parts.train, o.batchSize),
     epochs: o.epochs,
     key: kTrain,

@@ -97,6 +97,19 @@ describe("createClassifier", () => {
     expect([e.tp, e.tn, e.fp, e.fn]).toEqual([3, 3, 0, 0]);
   });
 
+  it("applies dropout only when the loss gets a key: same key, same loss; no key, the deterministic loss", () => {
+    const m = createClassifier(vocab, { cell: "gru", hidden: 6, embedDim: 6, dropout: 0.5 });
+    const p = m.init(randomKey(8));
+    const b = m.batch(texts);
+    const plain = m.loss(p, b).item();
+    const k = randomKey(9);
+    expect(m.loss(p, b, k).item()).toBe(m.loss(p, b, k).item());
+    expect(m.loss(p, b, k).item()).not.toBe(plain);
+    const noDrop = createClassifier(vocab, { cell: "gru", hidden: 6, embedDim: 6 });
+    expect(noDrop.loss(p, b, k).item()).toBe(plain);
+    expect(() => createClassifier(vocab, { cell: "gru", hidden: 2, dropout: 1 })).toThrow(/config.dropout/);
+  });
+
   it("cuts texts to maxLength tokens and encodes an empty text as one <unk>", () => {
     const m = createClassifier(vocab, { cell: "rnn", hidden: 2, maxLength: 3 });
     expect(m.encode("win money now free offer")).toHaveLength(3);

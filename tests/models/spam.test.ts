@@ -39,8 +39,9 @@ describe("preprocessing", () => {
     expect(p.body.startsWith("<html>")).toBe(true);
   });
 
-  it("keeps the subject and the body text, drops the other headers, HTML, and normalises URLs, addresses, numbers and $", () => {
-    expect(preprocessEmail(email)).toBe("win dollar number today ! visit httpaddr or write to emailaddr claim it !");
+  it("keeps the subject and the body text (marking an HTML body), drops the other headers and the tags, and normalises URLs, addresses, numbers and $", () => {
+    expect(preprocessEmail(email)).toBe("win dollar number today ! htmlbody visit httpaddr or write to emailaddr claim it !");
+    expect(preprocessEmail(email, { markHtml: false })).toBe("win dollar number today ! visit httpaddr or write to emailaddr claim it !");
   });
 
   it("drops MIME boundaries, part headers and base64 blocks, and decodes quoted-printable", () => {
@@ -65,7 +66,7 @@ describe("preprocessing", () => {
     expect(preprocessEmail(email, { maxTokens: 4 })).toBe("win dollar number today");
     expect(truncateTokens(full, 4)).toBe("win dollar number today");
     expect(truncateTokens(full, 1000)).toBe(full);
-    expect(preprocessEmail(email, { subject: false }).startsWith("visit")).toBe(true);
+    expect(preprocessEmail(email, { subject: false }).startsWith("htmlbody visit")).toBe(true);
     expect(() => preprocessEmail(email, { maxTokens: 0 })).toThrow(/maxTokens/);
   });
 
