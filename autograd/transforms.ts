@@ -11,8 +11,7 @@ import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
 import { dataOf, fromData, isTensor, zeros, ones, type Tensor } from "../core/tensor.js";
 import { OuterSum, bind, inBackwardOf, popTape, pushTape, record, withoutTapes, type Cotangent, type Differentiable, type Tape } from "./tape.js";
 import { add } from "./primitives/binary.js";
-import { concat } from "./primitives/shape.js";
-import { matmulT } from "./primitives/matmul.js";
+import { outerSum } from "./primitives/matmul.js";
 import { identity } from "./primitives/unary.js";
 import { assertTensorTree, flatten, map, unflatten, TreeMismatchError, type Tree } from "./tree.js";
 
@@ -37,14 +36,22 @@ class Pending {
 }
 
 /** Deferred terms are multiplied out once they hold this many elements, so memory stays bounded on long sequences. */
-const PENDING_FLUSH_ELEMENTS = 1 << 22;
+export const OUTER_SUM_FLUSH_ELEMENTS = 1 << 22;
+let flushElements = OUTER_SUM_FLUSH_ELEMENTS;
+
+/** @internal Sets the element count at which deferred `aᵀ b` terms are multiplied out (tests); returns the previous one. */
+export const setOuterSumFlushElements = (n: number): number => {
+  const prev = flushElements;
+  flushElements = n;
+  return prev;
+};
 
 /** `Σ aᵢᵀ bᵢ` of the pending terms as one product over the rows of all of them, added to the tensor part. */
 const flush = (p: Pending): void => {
   if (p.as.length === 0) return;
-  const prod = p.as.length === 1 ? matmulT(p.as[0]!, p.bs[0]!, true, false) : matmulT(concat(p.as, 0), concat(p.bs, 0), true, false);
+  const prod = outerSum(p.as, p.bs);
   p.acc = p.acc === null ? prod : add(p.acc, prod);
-  // new arrays, not truncated ones: concat's tape entry keeps the old arrays as its inputs
+  // new arrays rather than truncated ones, so nothing that saw the old ones ever sees them change
   p.as = [];
   p.bs = [];
   p.size = 0;
@@ -64,7 +71,7 @@ const accumulate = (prev: Tensor | Pending | undefined, dx: Cotangent): Tensor |
     p.as.push(dx.a);
     p.bs.push(dx.b);
     p.size += dx.a.size + dx.b.size;
-    if (p.size >= PENDING_FLUSH_ELEMENTS) flush(p);
+    if (p.size >= flushElements) flush(p);
     return p;
   }
   if (prev === undefined) return dx;

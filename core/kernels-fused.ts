@@ -190,3 +190,23 @@ export function addBiasRowsInPlace(c: Data, bias: Data, rows: number, N: number)
     for (let j = 0; j < N; j++) c[o + j] = c[o + j]! + bias[j]!;
   }
 }
+
+/**
+ * `concat(parts, 0)ᵀ` in one pass: parts `[R_i, M]` give `[M, Σ R_i]`, each part written as a column block
+ * (contiguous reads, short contiguous writes), for `Σ a_iᵀ b_i` as one product.
+ */
+export function transposeConcatRows(parts: readonly Data[], M: number, dtype: DType): Data {
+  let R = 0;
+  for (const p of parts) R += p.length / M;
+  const y = allocData(dtype, M * R);
+  let off = 0;
+  for (const p of parts) {
+    const rows = p.length / M;
+    for (let r = 0; r < rows; r++) {
+      const src = r * M;
+      for (let j = 0; j < M; j++) y[j * R + off + r] = p[src + j]!;
+    }
+    off += rows;
+  }
+  return y;
+}

@@ -117,18 +117,49 @@ export function binary(op: BinaryOp, a: Data, aShape: Shape, b: Data, bShape: Sh
     binarySame(op, a, b, y, n);
     return y;
   }
-  const ia = shapesEqual(aShape, outShape) ? null : broadcastIndex(outShape, aShape);
-  const ib = shapesEqual(bShape, outShape) ? null : broadcastIndex(outShape, bShape);
   // Materialise the broadcast operand(s), then run the same-shape loop: one loop per op, not five.
-  const A = ia ? gatherFlat(a, ia, dtype) : a;
-  const B = ib ? gatherFlat(b, ib, dtype) : b;
+  const A = shapesEqual(aShape, outShape) ? a : expand(a, aShape, outShape, dtype);
+  const B = shapesEqual(bShape, outShape) ? b : expand(b, bShape, outShape, dtype);
   binarySame(op, A, B, y, n);
   return y;
 }
 
-function gatherFlat(x: Data, idx: Int32Array, dtype: DType): Data {
-  const n = idx.length;
+/**
+ * `x` broadcast to `outShape`, materialised. The layouts cells and losses use most are copied with native
+ * fills and block copies, no index array: a scalar, a row repeated over leading axes (a bias `[N]` over
+ * `[B, N]`), and a column repeated over trailing axes (a `[T, B, 1]` max over `[T, B, V]`); anything else
+ * gathers through `broadcastIndex`.
+ */
+function expand(x: Data, xShape: Shape, outShape: Shape, dtype: DType): Data {
+  const n = sizeOf(outShape);
   const y = allocData(dtype, n);
+  if (n === 0) return y;
+  if (x.length === 1) {
+    y.fill(x[0]!);
+    return y;
+  }
+  const rank = outShape.length, off = rank - xShape.length;
+  const dim = (d: number): number => (d < off ? 1 : xShape[d - off]!); // x's extent on output axis d
+  // a row: x equals the output on a suffix of axes and is 1 before it
+  let k = rank;
+  while (k > 0 && dim(k - 1) === outShape[k - 1]) k--;
+  let row = true;
+  for (let d = 0; d < k; d++) if (dim(d) !== 1) row = false;
+  if (row) {
+    for (let o = 0; o < n; o += x.length) y.set(x, o);
+    return y;
+  }
+  // a column: x equals the output on a prefix of axes and is 1 after it
+  let p = 0;
+  while (p < rank && dim(p) === outShape[p]) p++;
+  let col = true;
+  for (let d = p; d < rank; d++) if (dim(d) !== 1) col = false;
+  if (col) {
+    const inner = n / x.length;
+    for (let i = 0; i < x.length; i++) y.fill(x[i]!, i * inner, (i + 1) * inner);
+    return y;
+  }
+  const idx = broadcastIndex(outShape, xShape);
   for (let i = 0; i < n; i++) y[i] = x[idx[i]!]!;
   return y;
 }
@@ -183,9 +214,9 @@ function binarySame(op: BinaryOp, a: Data, b: Data, y: Data, n: number): void {
 /** `where(c, a, b)`: a where c != 0, else b; all three broadcast to `outShape`. */
 export function where(c: Data, cShape: Shape, a: Data, aShape: Shape, b: Data, bShape: Shape, outShape: Shape, dtype: DType): Data {
   const n = sizeOf(outShape);
-  const C = shapesEqual(cShape, outShape) ? c : gatherFlat(c, broadcastIndex(outShape, cShape), dtype);
-  const A = shapesEqual(aShape, outShape) ? a : gatherFlat(a, broadcastIndex(outShape, aShape), dtype);
-  const B = shapesEqual(bShape, outShape) ? b : gatherFlat(b, broadcastIndex(outShape, bShape), dtype);
+  const C = shapesEqual(cShape, outShape) ? c : expand(c, cShape, outShape, dtype);
+  const A = shapesEqual(aShape, outShape) ? a : expand(a, aShape, outShape, dtype);
+  const B = shapesEqual(bShape, outShape) ? b : expand(b, bShape, outShape, dtype);
   const y = allocData(dtype, n);
   for (let i = 0; i < n; i++) y[i] = C[i] !== 0 ? A[i]! : B[i]!;
   return y;

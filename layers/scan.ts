@@ -12,6 +12,7 @@ import { describe, type Shape } from "../core/shape.js";
 import { allocData, dataOf, fromData, isTensor, tensor, type DType, type NestedArray, type Tensor } from "../core/tensor.js";
 import { concat, reshape, slice, stack, where } from "../autograd/index.js";
 import { checkpoint } from "../autograd/remat.js";
+import { unstack } from "../autograd/primitives/fused.js";
 import { TreeMismatchError, assertTensorTree, flatten, map, unflatten, type Tree, type TreeDef } from "../autograd/tree.js";
 
 /** Options of `scan`: a padding mask and the direction. */
@@ -79,6 +80,26 @@ const checkLike = (what: string, t: number, tree: unknown, ref: Layout, refName:
     if (got.dtype !== want.dtype)
       throw new ArgumentError("scan", `${what}${at(p)}`, `at time step ${t} is ${got.dtype}, but ${refName}${at(p)} is ${want.dtype}`);
   });
+};
+
+const sameMeta = (x: Tensor, ref: Tensor): boolean => x.dtype === ref.dtype && sameShape(x.shape, ref.shape);
+
+/**
+ * `checkLike`'s answer for the layouts cells return at every step, without building the layout: one tensor, or
+ * a plain record of tensors with the reference's keys in its order. False means "not sure": run `checkLike`.
+ */
+const quickLike = (tree: unknown, ref: Layout): boolean => {
+  const d = ref.def;
+  if (d.kind === "leaf") return isTensor(tree) && sameMeta(tree, ref.leaves[0]!);
+  if (d.kind !== "object" || tree === null || typeof tree !== "object" || Object.getPrototypeOf(tree) !== Object.prototype) return false;
+  const rec = tree as Record<string, unknown>;
+  const keys = Object.keys(rec);
+  if (keys.length !== d.keys.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const v = rec[keys[i]!];
+    if (keys[i] !== d.keys[i] || d.children[i]!.kind !== "leaf" || !isTensor(v) || !sameMeta(v, ref.leaves[i]!)) return false;
+  }
+  return true;
 };
 
 /** Reads and checks the mask: 0/1 values of shape [T, B]. Returns its rows as flat arrays. */
@@ -154,11 +175,8 @@ export function scan<C, X, Y>(step: StepFn<C, X, Y>, carry0: C, xs: X, options: 
 
   if (options.checkpointEvery !== undefined) return scanSegments(step, carry0, xf, T, reverse, maskRows, options.checkpointEvery);
 
-  // x<t> for every leaf: the slice at time t with the time axis dropped (reshape shares the data).
-  const sliceAt = (l: Tensor, t: number): Tensor => {
-    const rest = l.shape.slice(1);
-    return reshape(slice(l, [t, ...rest.map(() => 0)], [1, ...rest]), rest);
-  };
+  // x<t> for every leaf: one unstack op per leaf gives all T slices with the time axis dropped (no copies).
+  const xsAt = xf.leaves.map(unstack);
   // The mask of step t as a [B, 1, …, 1] column for a tensor of `rank`, in `dtype` (a constant: no gradient).
   const maskFor = (t: number, rank: number, dtype: DType): Tensor => {
     const row = maskRows![t]!;
@@ -172,7 +190,7 @@ export function scan<C, X, Y>(step: StepFn<C, X, Y>, carry0: C, xs: X, options: 
   const ysByStep: Tensor[][] = new Array(T);
   for (let i = 0; i < T; i++) {
     const t = reverse ? T - 1 - i : i;
-    const x = unflatten(xf.def, xf.leaves.map((l) => sliceAt(l, t))) as X;
+    const x = unflatten(xf.def, xsAt.map((u) => u[t]!)) as X;
     let out: readonly [C, Y];
     try {
       out = step(carry, x);
@@ -186,7 +204,7 @@ export function scan<C, X, Y>(step: StepFn<C, X, Y>, carry0: C, xs: X, options: 
     if (!Array.isArray(out) || out.length !== 2)
       throw new ArgumentError("scan", "step", `must return [carry, y]; at time step ${t} it returned ${describe(out)}`);
     let [next, y] = out as [C, Y];
-    checkLike("carry", t, next, c0, "carry0");
+    if (!quickLike(next, c0)) checkLike("carry", t, next, c0, "carry0");
     if (yRef === undefined) {
       assertTensorTree("scan", `the output y at time step ${t}`, y);
       yRef = layoutOf(y as Tree);
@@ -196,15 +214,18 @@ export function scan<C, X, Y>(step: StepFn<C, X, Y>, carry0: C, xs: X, options: 
           if (l.shape.length < 1 || l.shape[0] !== B)
             throw new ShapeError("scan", [l.shape], `with a [T, B] mask every output tensor must have the batch B = ${B} on axis 0; y${at(ref.paths[j]!)} has shape ${fmtShape(l.shape)}`);
         });
-    } else checkLike("output y", t, y, yRef, `the output at time step ${reverse ? T - 1 : 0}`);
+    } else if (!quickLike(y, yRef)) checkLike("output y", t, y, yRef, `the output at time step ${reverse ? T - 1 : 0}`);
     if (maskRows !== undefined && !maskRows[t]!.every((v) => v === 1)) {
       const prev = carry;
       next = map((n: Tensor, p: Tensor) => where(maskFor(t, n.shape.length, n.dtype), n, p), next as Tree, prev as Tree) as C;
       y = map((v: Tensor) => where(maskFor(t, v.shape.length, v.dtype), v, 0), y as Tree) as Y;
     }
     // Leaves in the order of the first output's flatten, so every step's leaves line up by path.
-    const yf = flatten(y as Tree), refPaths = yRef.paths;
-    ysByStep[t] = yf.paths.every((p, j) => p === refPaths[j]) ? yf.leaves : refPaths.map((p) => yf.leaves[yf.paths.indexOf(p)]!);
+    if (yRef.def.kind === "leaf" && isTensor(y)) ysByStep[t] = [y];
+    else {
+      const yf = flatten(y as Tree), refPaths = yRef.paths;
+      ysByStep[t] = yf.paths.every((p, j) => p === refPaths[j]) ? yf.leaves : refPaths.map((p) => yf.leaves[yf.paths.indexOf(p)]!);
+    }
     carry = next;
   }
   const ref = yRef!;

@@ -12,12 +12,13 @@
 import * as K from "../../core/kernels.js";
 import * as F from "../../core/kernels-fused.js";
 import { ShapeError, fmtShape } from "../../core/errors.js";
+import { sizeOf } from "../../core/shape.js";
 import { dataOf, fromData, zeros, type Tensor } from "../../core/tensor.js";
 import { OuterSum, bind, bindMulti, sameDType, type MultiPrimitive, type Primitive } from "../tape.js";
 import { vjp } from "../transforms.js";
 import { add, mul, sub } from "./binary.js";
 import { sigmoid, tanh } from "./unary.js";
-import { slice } from "./shape.js";
+import { slice, stack } from "./shape.js";
 import { sum } from "./reduce.js";
 import { matmulT, swappedData } from "./matmul.js";
 import { expectTensor } from "./operand.js";
@@ -131,6 +132,15 @@ const bwdRules = {
 
 export const fusedMultiRules = {
   ...bwdRules,
+  // x [T, ...] → T tensors x[t] (views of x's buffer: tensors are never written); d = stack of the cotangents
+  unstack: {
+    name: "unstack",
+    forwardMulti: ([x]) => {
+      const rest = x!.shape.slice(1), m = sizeOf(rest), d = dataOf(x!);
+      return Array.from({ length: x!.shape[0]! }, (_, t) => fromData(d.subarray(t * m, (t + 1) * m), rest, x!.dtype));
+    },
+    vjpMulti: (dys, [x]) => [stack(dys.map((d) => d ?? zeros(x!.shape.slice(1), x!.dtype)), 0)],
+  },
   // outputs a, c and the activations; d(a, c) → (dz, dc_prev) is lstmPointwiseBwd
   lstmPointwise: {
     name: "lstmPointwise",
@@ -220,6 +230,14 @@ export const gruResetAfterPointwise = (zx: Tensor, za: Tensor, a: Tensor): Tenso
 export const gruMinimalPointwise = (g: Tensor, a: Tensor): Tensor => {
   expectGates("gruMinimalPointwise", ["g", "a"], [g, a], [2, 1], a);
   return bindMulti(fusedMultiRules.gruMinimalPointwise, [g, a], {})[0]!;
+};
+
+/** `unstack(x) = [x[0], …, x[T-1]]` along axis 0, one op for all T slices (no copies); the inverse of `stack(xs, 0)`. */
+export const unstack = (x: Tensor): Tensor[] => {
+  expectTensor("unstack", "x", x);
+  if (x.shape.length === 0) throw shapeErr("unstack", [x.shape], "needs a tensor of rank >= 1 to split along axis 0, got a scalar");
+  if (x.shape[0] === 0) return [];
+  return bindMulti(fusedMultiRules.unstack, [x], {});
 };
 
 export type { MultiPrimitive, Primitive };

@@ -1,5 +1,6 @@
 /** Batched matrix multiplication with broadcasting over leading dimensions. */
 import * as K from "../../core/kernels.js";
+import * as KF from "../../core/kernels-fused.js";
 import { ShapeError, fmtShape } from "../../core/errors.js";
 import { MAX_ELEMENTS, broadcastShapes, orThrow, sizeOf, stridesOf, type Shape } from "../../core/shape.js";
 import { allocData, dataOf, fromData, type Data, type Tensor } from "../../core/tensor.js";
@@ -92,7 +93,40 @@ export const matmulRules = {
       return [da, db];
     },
   },
-} satisfies Pick<RuleTable, "matmul">;
+  // C = Σ_i a_iᵀ b_i over inputs [a_0 … a_{n-1}, b_0 … b_{n-1}] (a_i [R_i, M], b_i [R_i, N]): one product with
+  // inner size Σ R_i. dC = Σ ... is linear in each term: da_i = b_i dCᵀ, db_i = a_i dC.
+  outerSum: {
+    name: "outerSum",
+    forward: (xs) => {
+      const n = xs.length / 2, as = xs.slice(0, n), bs = xs.slice(n);
+      const M = as[0]!.shape[1]!, N = bs[0]!.shape[1]!, dt = as[0]!.dtype;
+      const R = as.reduce((s, a) => s + a.shape[0]!, 0);
+      if (M * N === 0) return fromData(allocData(dt, 0), [M, N], dt);
+      const At = KF.transposeConcatRows(as.map(dataOf), M, dt);
+      const Bc = n === 1 ? dataOf(bs[0]!) : K.concat(bs.map(dataOf), bs.map((b) => b.shape), 0, [R, N], dt);
+      return fromData(K.matmul(At, Bc, M, R, N, 1, ONE, ONE, dt), [M, N], dt);
+    },
+    vjp: (dy, xs, _y, _p, needs) => {
+      const n = xs.length / 2;
+      return xs.map((x, i) => (!needs[i] ? null : i < n ? matmulT(xs[n + i]!, dy, false, true) : matmulT(xs[i - n]!, dy, false, false)));
+    },
+  },
+} satisfies Pick<RuleTable, "matmul" | "outerSum">;
+
+const ONE = new Int32Array(1);
+
+/** `outerSum(as, bs) = Σ_i a_iᵀ b_i` for 2-D `a_i` `[R_i, M]`, `b_i` `[R_i, N]`: one product, one tape entry. */
+export const outerSum = (as: readonly Tensor[], bs: readonly Tensor[]): Tensor => {
+  if (as.length === 0 || as.length !== bs.length) throw new ShapeError("outerSum", [], `needs as many a as b terms (at least one), got ${as.length} and ${bs.length}`);
+  const M = as[0]!.shape[1], N = bs[0]!.shape[1];
+  as.forEach((a, i) => {
+    const b = bs[i]!;
+    if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== M || b.shape[1] !== N || a.shape[0] !== b.shape[0])
+      throw new ShapeError("outerSum", [a.shape, b.shape], `term ${i}: needs a [R, ${M}] and b [R, ${N}], got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  });
+  sameDType("outerSum", [...as.map((_, i) => `as[${i}]`), ...bs.map((_, i) => `bs[${i}]`)], [...as, ...bs]);
+  return bind(matmulRules.outerSum, [...as, ...bs], {});
+};
 
 /**
  * `matmulT(a, b, transA, transB) = op(a) op(b)` over the last two axes (op = transpose when its flag is set),

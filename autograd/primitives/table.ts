@@ -24,7 +24,7 @@ export interface PrimitiveParams {
   gather: { axis: number; indices: Int32Array; indicesShape: readonly number[] };
   scatterAdd: { axis: number; indices: Int32Array; shape: readonly number[] };
   // matmul.ts
-  matmul: { transA: boolean; transB: boolean };
+  matmul: { transA: boolean; transB: boolean }; outerSum: None;
   // fused.ts
   affine: None;
 }
@@ -39,6 +39,7 @@ export interface MultiPrimitiveParams {
   lstmPointwise: None; lstmPointwiseBwd: None;
   gruResetAfterPointwise: None; gruResetAfterPointwiseBwd: None;
   gruMinimalPointwise: None; gruMinimalPointwiseBwd: None;
+  unstack: None;
 }
 
 export type MultiPrimitiveName = keyof MultiPrimitiveParams;

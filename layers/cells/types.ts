@@ -135,8 +135,33 @@ export const checkParams = (p: unknown, spec: ParamSpec): Checked<ParamInfo> => 
   return problems.length ? E.left(problems) : E.right({ H, D, dtype: dtype! });
 };
 
+/**
+ * The last valid record seen per params object, with the tensors it held: `scan` calls `step` with the same
+ * params at every time step, and tensors are immutable, so the same spec and the same tensor under every
+ * key (and no other key) means the same shapes and dtypes. Anything else is checked again.
+ */
+const checked = new WeakMap<object, { readonly spec: ParamSpec; readonly values: readonly unknown[]; readonly info: ParamInfo }>();
+
+const stillValid = (p: object, spec: ParamSpec): ParamInfo | undefined => {
+  const hit = checked.get(p);
+  if (hit === undefined || hit.spec !== spec) return undefined;
+  const names = Object.keys(p);
+  if (names.length !== hit.values.length) return undefined;
+  const rec = p as Record<string, unknown>;
+  let i = 0;
+  for (const name in spec) if (rec[name] !== hit.values[i++]) return undefined;
+  return hit.info;
+};
+
 /** `checkParams`, throwing a StateDictError that lists every problem. */
-export const paramInfo = (op: string, p: unknown, spec: ParamSpec): ParamInfo => orThrowAll(op, "params", checkParams(p, spec));
+export const paramInfo = (op: string, p: unknown, spec: ParamSpec): ParamInfo => {
+  const isRecord = p !== null && typeof p === "object";
+  const hit = isRecord ? stillValid(p, spec) : undefined;
+  if (hit !== undefined) return hit;
+  const info = orThrowAll(op, "params", checkParams(p, spec));
+  if (isRecord) checked.set(p, { spec, values: Object.keys(spec).map((k) => (p as Record<string, unknown>)[k]), info });
+  return info;
+};
 
 /** Checks a positive integer size argument (`inputSize`, `hiddenSize`, `batch`). */
 export const expectSize = (op: string, argument: string, n: unknown, min = 1): number => {

@@ -7,7 +7,8 @@ import {
   affine, gruMinimalPointwise, gruMinimalPointwiseComposed, gruResetAfterPointwise, gruResetAfterPointwiseComposed,
   lstmPointwise, lstmPointwiseComposed,
 } from "../../autograd/primitives/fused.js";
-import { matmulT } from "../../autograd/primitives/matmul.js";
+import { matmulT, outerSum } from "../../autograd/primitives/matmul.js";
+import { setOuterSumFlushElements } from "../../autograd/transforms.js";
 import { checkGrad, checkGradSecondOrder, formatReport, seededUniform } from "../../proofs/checkGrad.js";
 
 const RUNS = 25;
@@ -217,5 +218,57 @@ describe("matmulT", () => {
     const rand = seededUniform(13);
     expect(() => matmulT(f64(rand, [2, 3]), f64(rand, [2, 3]), false, false)).toThrow(/matmul: inner dimensions differ, got \[2,3\] and \[2,3\]/);
     expect(() => matmulT(f64(rand, [2, 3]), f64(rand, [4, 3]), true, true)).toThrow(/\[2,3\]ᵀ and \[4,3\]ᵀ \(2 vs 3\)/);
+  });
+});
+
+describe("outerSum", () => {
+  const composed = (n: number) => (...xs: Tensor[]) =>
+    xs.slice(0, n).reduce<Tensor | null>((s, a, i) => { const p = matmul(transpose(a), xs[n + i]!); return s === null ? p : add(s, p); }, null)!;
+
+  it("equals Σ aᵢᵀ bᵢ from separate products, value and VJP", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (rows, M, N, seed) => {
+        const rand = seededUniform(seed);
+        const as = rows.map((r) => f64(rand, [r, M])), bs = rows.map((r) => f64(rand, [r, N])), d = f64(rand, [M, N]);
+        const n = rows.length;
+        const r = compare((...xs: Tensor[]) => outerSum(xs.slice(0, n), xs.slice(n)), composed(n), [...as, ...bs], () => d);
+        expect(r.fwd).toBeLessThanOrEqual(1e-13);
+        expect(r.bwd).toBeLessThanOrEqual(1e-13);
+      }),
+      { numRuns: RUNS, seed: 56 },
+    );
+  });
+
+  it("has second derivatives that agree with central differences", () => {
+    const rand = seededUniform(14);
+    const a0 = f64(rand, [2, 3]), a1 = f64(rand, [1, 3]), b0 = f64(rand, [2, 2]), b1 = f64(rand, [1, 2]), r = f64(rand, [3, 2]);
+    const f = (x0: Tensor, x1: Tensor, y0: Tensor, y1: Tensor) => { const c = outerSum([x0, x1], [y0, y1]); return sum(mul(mul(c, c), r)); };
+    const r2 = checkGradSecondOrder(f, [a0, a1, b0, b1], { argnums: [0, 1, 2, 3] });
+    expect(r2.ok, formatReport(r2)).toBe(true);
+  });
+
+  it("gives a weight the same gradient whether its terms are multiplied out at once or every few steps", () => {
+    // 7 steps of a shared W; a flush threshold of 1 element multiplies out every term as it arrives
+    const rand = seededUniform(15);
+    const W = f64(rand, [4, 3]), vs = Array.from({ length: 7 }, () => f64(rand, [2, 3])), r = f64(rand, [2, 4]);
+    const loss = (w: Tensor) => vs.reduce((s, v) => add(s, sum(mul(matmul(v, transpose(w)), r))), tensor(0, { dtype: "float64" }));
+    const one = tensor(1, { dtype: "float64" });
+    const once = (vjp(loss, W)[1](one) as Tensor[])[0]!;
+    const prev = setOuterSumFlushElements(1);
+    let eager: Tensor;
+    try {
+      eager = (vjp(loss, W)[1](one) as Tensor[])[0]!;
+    } finally {
+      setOuterSumFlushElements(prev);
+    }
+    // the reference: Σ_t rᵀ v_t by plain products, nothing deferred
+    const ref = vs.reduce<Tensor | null>((s, v) => { const p = matmul(transpose(r), v); return s === null ? p : add(s, p); }, null)!;
+    expect(maxAbsDiff(once, ref)).toBeLessThanOrEqual(1e-13);
+    expect(maxAbsDiff(eager, ref)).toBeLessThanOrEqual(1e-13);
+  });
+
+  it("names the term whose shapes do not fit", () => {
+    const rand = seededUniform(16);
+    expect(() => outerSum([f64(rand, [2, 3]), f64(rand, [2, 3])], [f64(rand, [2, 4]), f64(rand, [3, 4])])).toThrow(/outerSum: term 1: needs a \[R, 3\] and b \[R, 4\], got \[2,3\] and \[3,4\]/);
   });
 });
