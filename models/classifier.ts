@@ -8,8 +8,9 @@
  *
  * Variable lengths come from the `[T, B]` mask that `scan` takes: at a padded step the carry is frozen and the
  * output is 0, so the final carry of every row is its carry at its own last real step `T_x^(i)` (the
- * "last state" for free) and padding adds nothing to the pooled sum. A model is a record of pure functions
- * over a parameter tree `{ embed, rnn, out }`.
+ * "last state" for free) and padding adds nothing to the pooled sum. With `dropout` > 0, `loss(params, batch, key)`
+ * drops embeddings and pooled features (inverted dropout); without a key, everything is deterministic. A model is a
+ * record of pure functions over a parameter tree `{ embed, rnn, out }`.
  */
 import { ArgumentError } from "../core/errors.js";
 import { describe } from "../core/shape.js";

@@ -258,7 +258,10 @@ export const createTagger = (vocab: Vocabulary, config: TaggerConfig): Tagger =>
       );
       const groups = new Map<string, number[]>();
       sentences.forEach((s, i) => {
-        if (typeof s.cue === "string") groups.set(s.cue, [...(groups.get(s.cue) ?? []), i]);
+        if (typeof s.cue !== "string") return;
+        const g = groups.get(s.cue);
+        if (g === undefined) groups.set(s.cue, [i]);
+        else g.push(i);
       });
       const byCue: Record<string, EntityScores> = {};
       for (const [cue, idx] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) byCue[cue] = entityScores(idx.map((i) => truth[i]!), idx.map((i) => preds[i]!));
