@@ -2,7 +2,7 @@
  * Name tagging with the course's many-to-many RNN (T_x = T_y), and why the bidirectional RNN exists.
  *
  * Sentences are generated from templates; the test sentences use first names, surnames and cities that never occur
- * in training, so a tagger has to read the context. In "Teddy Roosevelt was a great President" vs "Teddy bears are
+ * in training, so a tagger has to read the context. In the course's "Teddy ... was a great President" vs "Teddy bears are
  * on sale" the words that decide come AFTER the name: a left-to-right RNN must tag "Teddy" before reading them, a
  * BRNN has read them. Both taggers get the same cell, size, data, optimizer, budget and seed; the figures are
  * entity-level F1 on the test part, overall and by where the cue is.

@@ -13,7 +13,7 @@
  *   tag the name before it has read the cue; the course's argument for the bidirectional RNN.
  * - `'before'`: the words before the entity decide ("… had dinner with X" vs "… had dinner in X", "Dr X").
  * - `'homograph'`: a first name that is also a common word opens the sentence ("Rose said …" vs "Rose petals are
- *   on sale"; the course's "Teddy Roosevelt" vs "Teddy bears"); only the following words decide. These words
+ *   on sale"; the course's "Teddy ... was a great President" vs "Teddy bears"); only the following words decide. These words
  *   occur in training and test alike (they are in the vocabulary as common words).
  */
 import { ArgumentError } from "../core/errors.js";
