@@ -25,7 +25,7 @@ const sigmoid = (v: number): number => {
  * `op(x)` elementwise for op = sigmoid | tanh, a fresh array: float32 runs the WebAssembly SIMD kernels
  * (core/wasm/elementwise.ts, within a few ulp) when they are loaded and chosen, everything else this loop.
  */
-function activate(op: "sigmoid" | "tanh", x: Data, dtype: DType): Data {
+export function activate(op: "sigmoid" | "tanh", x: Data, dtype: DType): Data {
   const backend = getKernelBackend();
   if (dtype === "float32" && x instanceof Float32Array && (backend === "wasm" || (backend === "auto" && x.length >= WASM_ACTIVATION_MIN))) {
     const y = unaryWasm(op, x);
@@ -192,8 +192,9 @@ export function addBiasRowsInPlace(c: Data, bias: Data, rows: number, N: number)
 }
 
 /**
- * `concat(parts, 0)ᵀ` in one pass: parts `[R_i, M]` give `[M, Σ R_i]`, each part written as a column block
- * (contiguous reads, short contiguous writes), for `Σ a_iᵀ b_i` as one product.
+ * `concat(parts, 0)ᵀ` in one pass: parts `[R_i, M]` give `[M, Σ R_i]`, each part written as a column block,
+ * for `Σ a_iᵀ b_i` as one product. Blocks of 16 columns: the reads of a block (one cache line per row) stay
+ * in L1 while its 16 output rows are written contiguously.
  */
 export function transposeConcatRows(parts: readonly Data[], M: number, dtype: DType): Data {
   let R = 0;
@@ -202,11 +203,32 @@ export function transposeConcatRows(parts: readonly Data[], M: number, dtype: DT
   let off = 0;
   for (const p of parts) {
     const rows = p.length / M;
-    for (let r = 0; r < rows; r++) {
-      const src = r * M;
-      for (let j = 0; j < M; j++) y[j * R + off + r] = p[src + j]!;
+    for (let j0 = 0; j0 < M; j0 += 16) {
+      const j1 = Math.min(j0 + 16, M);
+      for (let j = j0; j < j1; j++) {
+        const dst = j * R + off;
+        for (let r = 0; r < rows; r++) y[dst + r] = p[r * M + j]!;
+      }
     }
     off += rows;
   }
   return y;
+}
+
+/** `relu` in place on a buffer the caller just allocated (NaN stays NaN, as the unary kernel). */
+export function reluInPlace(c: Data): void {
+  for (let i = 0; i < c.length; i++) {
+    const v = c[i]!;
+    c[i] = v > 0 ? v : v === v ? 0 : v;
+  }
+}
+
+/** The tanh VJP from its output: `dz = dy·(1 - y²)`. */
+export function tanhBackward(dy: Data, y: Data, dtype: DType): Data {
+  const dz = allocData(dtype, y.length);
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i]!;
+    dz[i] = dy[i]! * (1 - v * v);
+  }
+  return dz;
 }

@@ -11,7 +11,7 @@
  */
 import * as K from "../../core/kernels.js";
 import * as F from "../../core/kernels-fused.js";
-import { ShapeError, fmtShape } from "../../core/errors.js";
+import { ArgumentError, ShapeError, fmtShape } from "../../core/errors.js";
 import { sizeOf } from "../../core/shape.js";
 import { dataOf, fromData, zeros, type Tensor } from "../../core/tensor.js";
 import { OuterSum, bind, bindMulti, sameDType, type MultiPrimitive, type Primitive } from "../tape.js";
@@ -21,7 +21,7 @@ import { sigmoid, tanh } from "./unary.js";
 import { slice, stack } from "./shape.js";
 import { sum } from "./reduce.js";
 import { matmulT, swappedData } from "./matmul.js";
-import { expectTensor } from "./operand.js";
+import { constUnary, expectTensor } from "./operand.js";
 import type { MultiRuleTable, RuleTable } from "./table.js";
 
 const ONE_BATCH = new Int32Array(1);
@@ -77,23 +77,39 @@ const shapeErr = (op: string, shapes: readonly (readonly number[])[], detail: st
 
 const dims = (x: Tensor): [number, number] => [x.shape[0]!, x.shape[1]!];
 
+const tanhBwdRules = {
+  // dz = dy (1 - y²) from tanh's output y; d/d(dy) = g (1 - y²), d/dy = -2 g dy y
+  tanhBwd: {
+    name: "tanhBwd",
+    forward: ([dy, y]) => fromData(F.tanhBackward(dataOf(dy!), dataOf(y!), y!.dtype), y!.shape, y!.dtype),
+    vjp: (g, [dy, y], _o, _p, n) => [n[0] ? mul(g, sub(1, mul(y!, y!))) : null, n[1] ? mul(mul(g, dy!), mul(y!, -2)) : null],
+  },
+} satisfies Pick<RuleTable, "tanhBwd">;
+
 export const fusedRules = {
-  // y = v Wᵀ + b: dv = dy W, dW = dyᵀ v, db = Σ_rows dy (the transposes are matmul flags, not ops)
+  ...tanhBwdRules,
+  // y = g(z), z = v Wᵀ + b: dz = dy g'(z) (from y), dv = dz W, dW = dzᵀ v, db = Σ_rows dz (the transposes are
+  // matmul flags, not ops)
   affine: {
     name: "affine",
-    forward: ([v, W, b]) => {
-      const [B, Kd] = dims(v!), N = W!.shape[0]!;
-      const c = K.matmul(dataOf(v!), swappedData(W!, true), B, Kd, N, 1, ONE_BATCH, ONE_BATCH, v!.dtype);
+    forward: ([v, W, b], { activation }) => {
+      const [B, Kd] = dims(v!), N = W!.shape[0]!, dt = v!.dtype;
+      let c = K.matmul(dataOf(v!), swappedData(W!, true), B, Kd, N, 1, ONE_BATCH, ONE_BATCH, dt);
       F.addBiasRowsInPlace(c, dataOf(b!), B, N); // c is the fresh product, not yet any tensor's
-      return fromData(c, [B, N], v!.dtype);
+      if (activation === "tanh") c = F.activate("tanh", c, dt);
+      else if (activation === "relu") F.reluInPlace(c);
+      return fromData(c, [B, N], dt);
     },
-    vjp: (dy, [v, W], _y, _p, n) => [
-      n[0] ? matmulT(dy, W!, false, false) : null,
-      n[1] ? new OuterSum(dy, v!) : null, // dyᵀ v, summed over all steps in one product by the backward loop
-      n[2] ? sum(dy, 0) : null,
-    ],
+    vjp: (dy, [v, W], y, { activation }, n) => {
+      const dz = activation === "tanh" ? bind(tanhBwdRules.tanhBwd, [dy, y], {}) : activation === "relu" ? mul(dy, constUnary("step", y)) : dy;
+      return [
+        n[0] ? matmulT(dz, W!, false, false) : null,
+        n[1] ? new OuterSum(dz, v!) : null, // dzᵀ v, summed over all steps in one product by the backward loop
+        n[2] ? sum(dz, 0) : null,
+      ];
+    },
   },
-} satisfies Pick<RuleTable, "affine">;
+} satisfies Pick<RuleTable, "affine" | "tanhBwd">;
 
 /** The fused backward kernels; each one's own VJP is the composed backward's. */
 const bwdRules = {
@@ -197,14 +213,22 @@ const expectGates = (op: string, names: readonly string[], xs: readonly Tensor[]
   });
 };
 
-/** `affine(v, W, b) = v Wᵀ + b` for `v` `[B, K]`, `W` `[N, K]`, `b` `[N]`: one matmul and one tape entry. */
-export const affine = (v: Tensor, W: Tensor, b: Tensor): Tensor => {
+/** The activation `affine` may apply to its result: `'identity'`, `'tanh'` or `'relu'`. */
+export type AffineActivation = "identity" | "tanh" | "relu";
+
+/**
+ * `affine(v, W, b, g = identity) = g(v Wᵀ + b)` for `v` `[B, K]`, `W` `[N, K]`, `b` `[N]`: one matmul, the bias
+ * and the activation in one primitive and one tape entry.
+ */
+export const affine = (v: Tensor, W: Tensor, b: Tensor, activation: AffineActivation = "identity"): Tensor => {
   const op = "affine";
   [v, W, b].forEach((x, i) => expectTensor(op, ["v", "W", "b"][i]!, x));
   sameDType(op, ["v", "W", "b"], [v, W, b]);
   if (v.shape.length !== 2 || W.shape.length !== 2 || b.shape.length !== 1 || v.shape[1] !== W.shape[1] || b.shape[0] !== W.shape[0])
     throw shapeErr(op, [v.shape, W.shape, b.shape], `needs v [B, K], W [N, K], b [N], got ${fmtShape(v.shape)}, ${fmtShape(W.shape)}, ${fmtShape(b.shape)}`);
-  return bind(fusedRules.affine, [v, W, b], {} as None);
+  if (activation !== "identity" && activation !== "tanh" && activation !== "relu")
+    throw new ArgumentError(op, "activation", `must be 'identity', 'tanh' or 'relu', got ${JSON.stringify(activation)}`);
+  return bind(fusedRules.affine, [v, W, b], { activation });
 };
 
 /**

@@ -102,9 +102,11 @@ export const matmulRules = {
       const M = as[0]!.shape[1]!, N = bs[0]!.shape[1]!, dt = as[0]!.dtype;
       const R = as.reduce((s, a) => s + a.shape[0]!, 0);
       if (M * N === 0) return fromData(allocData(dt, 0), [M, N], dt);
-      const At = KF.transposeConcatRows(as.map(dataOf), M, dt);
-      const Bc = n === 1 ? dataOf(bs[0]!) : K.concat(bs.map(dataOf), bs.map((b) => b.shape), 0, [R, N], dt);
-      return fromData(K.matmul(At, Bc, M, R, N, 1, ONE, ONE, dt), [M, N], dt);
+      const rows = (ts: readonly Tensor[], w: number) => (n === 1 ? dataOf(ts[0]!) : K.concat(ts.map(dataOf), ts.map((t) => t.shape), 0, [R, w], dt));
+      // transpose whichever side moves fewer elements: the a's (R·M), or the b's and the result ((Bᵀ A)ᵀ, R·N + M·N)
+      if (R * N + M * N >= R * M) return fromData(K.matmul(KF.transposeConcatRows(as.map(dataOf), M, dt), rows(bs, N), M, R, N, 1, ONE, ONE, dt), [M, N], dt);
+      const Ct = K.matmul(KF.transposeConcatRows(bs.map(dataOf), N, dt), rows(as, M), N, R, M, 1, ONE, ONE, dt);
+      return fromData(K.transpose(Ct, [N, M], [1, 0], dt), [M, N], dt);
     },
     vjp: (dy, xs, _y, _p, needs) => {
       const n = xs.length / 2;

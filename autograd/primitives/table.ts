@@ -26,7 +26,7 @@ export interface PrimitiveParams {
   // matmul.ts
   matmul: { transA: boolean; transB: boolean }; outerSum: None;
   // fused.ts
-  affine: None;
+  affine: { activation: "identity" | "tanh" | "relu" }; tanhBwd: None;
 }
 
 export type PrimitiveName = keyof PrimitiveParams;

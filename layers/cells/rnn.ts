@@ -10,7 +10,7 @@
  */
 import { ArgumentError, fmtShape } from "../../core/errors.js";
 import { zeros, type DType, type Tensor } from "../../core/tensor.js";
-import { add, concat, relu, slice, tanh } from "../../autograd/index.js";
+import { add, concat, slice } from "../../autograd/index.js";
 import { isTensor } from "../../core/tensor.js";
 import {
   affine, checkStep, expectSize, paramInfo, readTorchStateDict, uniformWeight,
@@ -64,7 +64,6 @@ export const rnnCell = (options: RnnCellOptions = {}): TorchCell<RnnParams, Tens
   const activation = options.activation ?? "tanh";
   if (activation !== "tanh" && activation !== "relu")
     throw new ArgumentError("rnnCell", "activation", `must be 'tanh' or 'relu', got ${JSON.stringify(activation)}`);
-  const g = activation === "tanh" ? tanh : relu;
   const op = `rnnCell(${activation})`;
   return {
     init: (key: Key, inputSize: number, hiddenSize: number, dtype: DType = "float32"): RnnParams => {
@@ -78,7 +77,8 @@ export const rnnCell = (options: RnnCellOptions = {}): TorchCell<RnnParams, Tens
     step: (params: RnnParams, a: Tensor, x: Tensor): readonly [Tensor, Tensor] => {
       const { H, D } = paramInfo(`${op}.step`, params, SPEC);
       checkStep(`${op}.step`, x, D, H, { a });
-      const next = g(affine(concat([a, x], 1), params.W_a, params.b_a));
+      // g applied inside the affine primitive: one op, and a one-kernel tanh VJP
+      const next = affine(concat([a, x], 1), params.W_a, params.b_a, activation);
       return [next, next];
     },
     // PyTorch: h' = g(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), so W_a = [W_hh | W_ih] and b_a = b_ih + b_hh.

@@ -13,7 +13,9 @@ import { ArgumentError, ShapeError, fmtShape } from "../../core/errors.js";
 import { describe } from "../../core/shape.js";
 import { isTensor, tensor, zeros, type DType, type NestedArray, type Tensor } from "../../core/tensor.js";
 import { uniform, type Key } from "../../core/random.js";
-import { affine as fusedAffine } from "../../autograd/primitives/fused.js";
+import { affine as fusedAffine, type AffineActivation } from "../../autograd/primitives/fused.js";
+
+export type { AffineActivation };
 
 export type { Key };
 
@@ -264,12 +266,13 @@ export const readTorchStateDict = (op: string, sd: unknown, gates: number, dtype
 // ---- the fused affine map --------------------------------------------------------------------------------
 
 /**
- * `affine(v, W, b) = v Wᵀ + b` for `v` `[B, K]`, `W` `[N, K]`, `b` `[N]`: one matmul for all gates of a cell.
- * It is one primitive (autograd/primitives/fused.ts): one tape entry holding only `v`, `W`, `b` and the
- * result, `Wᵀ` computed once per weight tensor, the bias added into the fresh product. Its VJP is written
- * with differentiable ops, so `grad(grad(...))` goes through it: dv = dy W, dW = dyᵀ v, db = Σ_batch dy.
+ * `affine(v, W, b, g = identity) = g(v Wᵀ + b)` for `v` `[B, K]`, `W` `[N, K]`, `b` `[N]`: one matmul for all
+ * gates of a cell. It is one primitive (autograd/primitives/fused.ts): one tape entry holding only `v`, `W`,
+ * `b` and the result, `Wᵀ` computed once per weight tensor, the bias (and g = tanh | relu) applied to the
+ * fresh product. Its VJP is written with differentiable ops, so `grad(grad(...))` goes through it:
+ * dz = dy g'(z), dv = dz W, dW = dzᵀ v, db = Σ_batch dz.
  */
-export const affine: (v: Tensor, W: Tensor, b: Tensor) => Tensor = fusedAffine;
+export const affine: (v: Tensor, W: Tensor, b: Tensor, activation?: AffineActivation) => Tensor = fusedAffine;
 
 // ---- initialisation ------------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { tensor, type Tensor } from "../../core/tensor.js";
 import { ShapeError } from "../../core/errors.js";
-import { add, matmul, mul, sum, transpose, vjp } from "../../autograd/index.js";
+import { add, matmul, mul, relu, sum, tanh, transpose, vjp } from "../../autograd/index.js";
 import {
   affine, gruMinimalPointwise, gruMinimalPointwiseComposed, gruResetAfterPointwise, gruResetAfterPointwiseComposed,
   lstmPointwise, lstmPointwiseComposed,
@@ -154,12 +154,35 @@ describe("affine", () => {
       fc.property(sizes, fc.integer({ min: 1, max: 6 }), ({ B, H, seed }, Kd) => {
         const rand = seededUniform(seed);
         const v = f64(rand, [B, Kd]), W = f64(rand, [H, Kd]), b = f64(rand, [H]), d = f64(rand, [B, H]);
-        const r = compare(affine, composed, [v, W, b], () => d);
+        const r = compare((v, W, b) => affine(v!, W!, b!), composed, [v, W, b], () => d);
         expect(r.fwd).toBeLessThanOrEqual(1e-14);
         expect(r.bwd).toBeLessThanOrEqual(1e-13);
       }),
       { numRuns: RUNS, seed: 54 },
     );
+  });
+
+  it("applies tanh or relu inside, with the VJP of the composed activation", () => {
+    fc.assert(
+      fc.property(sizes, fc.integer({ min: 1, max: 6 }), fc.constantFrom("tanh", "relu") as fc.Arbitrary<"tanh" | "relu">, ({ B, H, seed }, Kd, act) => {
+        const rand = seededUniform(seed);
+        const v = f64(rand, [B, Kd]), W = f64(rand, [H, Kd]), b = f64(rand, [H]), d = f64(rand, [B, H]);
+        const g = act === "tanh" ? tanh : relu;
+        const r = compare((v, W, b) => affine(v!, W!, b!, act), (v, W, b) => g(composed(v!, W!, b!)), [v, W, b], () => d);
+        expect(r.fwd).toBeLessThanOrEqual(1e-14);
+        expect(r.bwd).toBeLessThanOrEqual(1e-13);
+      }),
+      { numRuns: RUNS, seed: 57 },
+    );
+  });
+
+  it("has second derivatives through its tanh that agree with central differences", () => {
+    // two layers, so the Hessian couples W1 with W2 through the inner tanh
+    const rand = seededUniform(17);
+    const v = f64(rand, [2, 3]), W1 = f64(rand, [4, 3]), b1 = f64(rand, [4]), W2 = f64(rand, [2, 4]), b2 = f64(rand, [2]), r = f64(rand, [2, 2]);
+    const f = (w1: Tensor, bb1: Tensor, w2: Tensor) => sum(mul(affine(affine(v, w1, bb1, "tanh"), w2, b2, "tanh"), r));
+    const r2 = checkGradSecondOrder(f, [W1, b1, W2], { argnums: [0, 1, 2] });
+    expect(r2.ok, formatReport(r2)).toBe(true);
   });
 
   it("sums the gradient of a weight used at many steps exactly as the step-by-step products do", () => {
