@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { EpochRecord } from "../models/train.js";
+import { DatasetError } from "../models/data.js";
 import { runSpamExperiment } from "../models/spam.js";
 import { runTaggerExperiment, type TaggerEvaluation } from "../models/tagger.js";
 import type { BinaryScores, EntityScores } from "../models/metrics.js";
@@ -24,6 +25,18 @@ const num = (name: string, min: number, max = Infinity) => (value: string): numb
 };
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
+/** Runs `f`; a DatasetError (a corpus package that is absent) becomes one line on stderr and exit code 1, not a stack trace. */
+const datasetOrExit = async <A>(target: string, f: () => Promise<A>): Promise<A | null> => {
+  try {
+    return await f();
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    process.stderr.write(`seqgrad train ${target}: ${e.message}\n`);
+    process.exitCode = 1;
+    return null;
+  }
+};
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 
 const epochLine = (label: string, e: EpochRecord): string =>
@@ -82,7 +95,7 @@ export const registerTrainSpam = (trainCmd: Command): void => {
     .option("--per-group <n>", "use only the first n messages of each of the 5 groups (a quick look)", int("--per-group", 1))
     .option("--out <path>", "write a training checkpoint (safetensors; vocabulary and config in its metadata)")
     .action(async (o: CommonOptions & { pooling: Pooling; bidirectional?: boolean; maxTokens: number; maxVocab: number; perGroup?: number; out?: string }) => {
-      const r = await runSpamExperiment({
+      const r = await datasetOrExit("spam", () => runSpamExperiment({
         seed: o.seed, cell: o.cell, hidden: o.hidden, embedDim: o.embed, pooling: o.pooling, bidirectional: o.bidirectional ?? false,
         maxTokens: o.maxTokens, maxVocab: o.maxVocab, epochs: o.epochs, batchSize: o.batch, lr: o.lr, clip: o.clip, patience: o.patience,
         ...(o.minCount !== undefined ? { minCount: o.minCount } : {}),
@@ -91,7 +104,8 @@ export const registerTrainSpam = (trainCmd: Command): void => {
         ...(o.out !== undefined ? { checkpoint: o.out } : {}),
         progress: o.quiet || o.json ? false : "auto",
         ...(o.json ? {} : { onEpoch: (e: EpochRecord) => out(epochLine("", e)) }),
-      });
+      }));
+      if (r === null) return;
       if (o.json) return out(JSON.stringify({ sizes: r.sizes, options: r.options, bestEpoch: r.bestEpoch, epochs: r.history.length, seconds: r.seconds, valid: scores(r.valid), test: scores(r.test) }, null, 2));
       const t = r.test;
       out(`SpamAssassin: ${r.sizes.train} train / ${r.sizes.valid} valid / ${r.sizes.test} test messages, V = ${r.sizes.vocab}; ${r.options.cell} H=${r.options.hidden}${r.options.bidirectional ? " (BRNN)" : ""}, ${r.options.pooling} pooling, ${r.options.maxTokens} tokens`);
@@ -118,7 +132,7 @@ export const registerTrainTagger = (trainCmd: Command): void => {
     .option("--unk-rate <x>", "word dropout: replace each training token by <unk> with this probability", num("--unk-rate", 0, 0.99), 0.1)
     .addOption(new Option("--only <direction>", "train only one of the two taggers").choices(["uni", "bi"]))
     .action(async (o: CommonOptions & { train: number; valid: number; test: number; unkRate: number; only?: "uni" | "bi" }) => {
-      const r = await runTaggerExperiment({
+      const r = await datasetOrExit("tagger", () => runTaggerExperiment({
         seed: o.seed, cell: o.cell, hidden: o.hidden, embedDim: o.embed, sizes: { train: o.train, valid: o.valid, test: o.test }, unkRate: o.unkRate,
         epochs: o.epochs, batchSize: o.batch, lr: o.lr, clip: o.clip, patience: o.patience,
         ...(o.minCount !== undefined ? { minCount: o.minCount } : {}),
@@ -126,7 +140,8 @@ export const registerTrainTagger = (trainCmd: Command): void => {
         ...(o.curve !== undefined ? { curve: o.curve.replace(/\.svg$/, "") } : {}),
         progress: o.quiet || o.json ? false : "auto",
         ...(o.json ? {} : { onEpoch: (d: "uni" | "bi", e: EpochRecord) => out(epochLine(`${d.padEnd(3)} `, e)) }),
-      });
+      }));
+      if (r === null) return;
       if (o.json)
         return out(JSON.stringify({ options: r.options, vocab: r.vocab.size, runs: r.runs.map((x) => ({ direction: x.direction, bestEpoch: x.bestEpoch, epochs: x.history.length, seconds: x.seconds, valid: evaluation(x.valid), test: evaluation(x.test) })) }, null, 2));
       out(`name tagging: ${r.data.train.length} train / ${r.data.valid.length} valid / ${r.data.test.length} test sentences (test names, surnames and places unseen in training), V = ${r.vocab.size}; ${r.options.cell} H=${r.options.hidden} per direction`);

