@@ -43,5 +43,5 @@ describe("the packed package", () => {
     check(run("node", ["main.mjs"], app));
     writeFileSync(join(app, "main.ts"), code.replace("(v) =>", "(v: any) =>"));
     check(run(join(root, "node_modules/.bin/tsx"), ["main.ts"], app));
-  });
+  }, 600_000); // build (wasm + tsc), pack and an npm install: minutes on a loaded 2-core machine
 });

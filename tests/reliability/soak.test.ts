@@ -54,9 +54,12 @@ describe("soak", () => {
     ].join("\n"));
     // it trained (a broken step would leave the loss where it started)
     expect(done.lastLoss).toBeLessThan(0.5 * done.firstLoss);
-    // no tensor and no typed array survives a step: the same objects are alive at every sample (params, Adam's
-    // state, the batches)
-    for (const s of samples) expect([s.tensors, s.float32Arrays, s.float64Arrays]).toEqual([s500.tensors, s500.float32Arrays, s500.float64Arrays]);
+    // no tensor and no typed array survives a step: counts never rise above step 500's (a step-500 sample may
+    // still hold a few objects of start-up work, seen as 46 vs 42 tensors), and from step 2,500 on they are
+    // identical at every sample — one leaked tensor per step would add 500 between samples
+    const counts = (s: Sample) => [s.tensors, s.float32Arrays, s.float64Arrays];
+    for (const s of samples) counts(s).forEach((c, i) => expect(c).toBeLessThanOrEqual(counts(s500)[i]!));
+    for (const s of samples.slice(4)) expect(counts(s)).toEqual(counts(samples[4]!));
     // the issue's criterion, as growth: at most 5% more than at step 500 (observed from -4.6% to +4%; the heap
     // shrinks when V8 flushes the bytecode of start-up code, and a shrinking heap is no leak)
     expect(data(s5000) / data(s500) - 1).toBeLessThanOrEqual(0.05);
