@@ -13,12 +13,12 @@ import * as K from "../../core/kernels.js";
 import * as F from "../../core/kernels-fused.js";
 import { ArgumentError, ShapeError, fmtShape } from "../../core/errors.js";
 import { sizeOf } from "../../core/shape.js";
-import { dataOf, fromData, zeros, type Tensor } from "../../core/tensor.js";
+import { dataOf, fromData, zeros, type Data, type Tensor } from "../../core/tensor.js";
 import { OuterSum, bind, bindMulti, sameDType, type MultiPrimitive, type Primitive } from "../tape.js";
 import { vjp } from "../transforms.js";
 import { add, mul, sub } from "./binary.js";
 import { sigmoid, tanh } from "./unary.js";
-import { slice, stack } from "./shape.js";
+import { concat, slice, stack } from "./shape.js";
 import { sum } from "./reduce.js";
 import { matmulT, swappedData } from "./matmul.js";
 import { constUnary, expectTensor } from "./operand.js";
@@ -77,39 +77,81 @@ const shapeErr = (op: string, shapes: readonly (readonly number[])[], detail: st
 
 const dims = (x: Tensor): [number, number] => [x.shape[0]!, x.shape[1]!];
 
-const tanhBwdRules = {
+/** Columns `[c0, c1)` of a 2-D weight as contiguous data, cached per tensor (sound: tensors are immutable). */
+const columnCache = new WeakMap<Tensor, Map<number, Data>>();
+const columnsOf = (W: Tensor, c0: number, c1: number): Data => {
+  const [N, Kd] = dims(W);
+  if (c0 === 0 && c1 === Kd) return dataOf(W);
+  let m = columnCache.get(W);
+  if (m === undefined) columnCache.set(W, (m = new Map()));
+  const key = c0 * (Kd + 1) + c1;
+  let d = m.get(key);
+  if (d === undefined) {
+    d = K.slice(dataOf(W), W.shape, [0, c0], [N, c1 - c0], W.dtype);
+    m.set(key, d);
+  }
+  return d;
+};
+
+const helperRules = {
   // dz = dy (1 - y²) from tanh's output y; d/d(dy) = g (1 - y²), d/dy = -2 g dy y
   tanhBwd: {
     name: "tanhBwd",
     forward: ([dy, y]) => fromData(F.tanhBackward(dataOf(dy!), dataOf(y!), y!.dtype), y!.shape, y!.dtype),
     vjp: (g, [dy, y], _o, _p, n) => [n[0] ? mul(g, sub(1, mul(y!, y!))) : null, n[1] ? mul(mul(g, dy!), mul(y!, -2)) : null],
   },
-} satisfies Pick<RuleTable, "tanhBwd">;
+  // y = dz W[:, c0:c1] (the cotangent of one part of affine's input): d dz = g W[:, c0:c1]ᵀ, dW = [0 | dzᵀ g | 0]
+  matmulColumns: {
+    name: "matmulColumns",
+    forward: ([dz, W], { c0, c1 }) => {
+      const [B, N] = dims(dz!), dt = dz!.dtype;
+      return fromData(K.matmul(dataOf(dz!), columnsOf(W!, c0, c1), B, N, c1 - c0, 1, ONE_BATCH, ONE_BATCH, dt), [B, c1 - c0], dt);
+    },
+    vjp: (g, [dz, W], _y, { c0, c1 }, n) => {
+      const [N, Kd] = dims(W!);
+      const block = slice(W!, [0, c0], [N, c1 - c0]);
+      const parts = [matmulT(dz!, g, true, false)];
+      if (c0 > 0) parts.unshift(zeros([N, c0], W!.dtype));
+      if (c1 < Kd) parts.push(zeros([N, Kd - c1], W!.dtype));
+      return [n[0] ? matmulT(g, block, false, true) : null, n[1] ? concat(parts, 1) : null];
+    },
+  },
+} satisfies Pick<RuleTable, "tanhBwd" | "matmulColumns">;
 
 export const fusedRules = {
-  ...tanhBwdRules,
-  // y = g(z), z = v Wᵀ + b: dz = dy g'(z) (from y), dv = dz W, dW = dzᵀ v, db = Σ_rows dz (the transposes are
-  // matmul flags, not ops)
+  ...helperRules,
+  // y = g(z), z = [v_0 | … | v_{k-1}] Wᵀ + b (the parts joined along columns): dz = dy g'(z) (from y),
+  // dv_i = dz W[:, columns of v_i] (only for parts that need it: a constant x costs nothing), dW = dzᵀ v,
+  // db = Σ_rows dz. The transposes are matmul flags or cached, never ops.
   affine: {
     name: "affine",
-    forward: ([v, W, b], { activation }) => {
-      const [B, Kd] = dims(v!), N = W!.shape[0]!, dt = v!.dtype;
-      let c = K.matmul(dataOf(v!), swappedData(W!, true), B, Kd, N, 1, ONE_BATCH, ONE_BATCH, dt);
-      F.addBiasRowsInPlace(c, dataOf(b!), B, N); // c is the fresh product, not yet any tensor's
+    forward: (xs, { parts, activation }) => {
+      const W = xs[parts]!, b = xs[parts + 1]!, B = xs[0]!.shape[0]!, N = W.shape[0]!, Kd = W.shape[1]!, dt = W.dtype;
+      const v = parts === 1 ? dataOf(xs[0]!) : K.concat(xs.slice(0, parts).map(dataOf), xs.slice(0, parts).map((x) => x.shape), 1, [B, Kd], dt);
+      let c = K.matmul(v, swappedData(W, true), B, Kd, N, 1, ONE_BATCH, ONE_BATCH, dt);
+      F.addBiasRowsInPlace(c, dataOf(b), B, N); // c is the fresh product, not yet any tensor's
       if (activation === "tanh") c = F.activate("tanh", c, dt);
       else if (activation === "relu") F.reluInPlace(c);
       return fromData(c, [B, N], dt);
     },
-    vjp: (dy, [v, W], y, { activation }, n) => {
-      const dz = activation === "tanh" ? bind(tanhBwdRules.tanhBwd, [dy, y], {}) : activation === "relu" ? mul(dy, constUnary("step", y)) : dy;
+    vjp: (dy, xs, y, { parts, activation }, n) => {
+      const W = xs[parts]!, vs = xs.slice(0, parts);
+      const dz = activation === "tanh" ? bind(helperRules.tanhBwd, [dy, y], {}) : activation === "relu" ? mul(dy, constUnary("step", y)) : dy;
+      let c0 = 0;
+      const dvs = vs.map((v, i) => {
+        const c1 = c0 + v.shape[1]!;
+        const d = !n[i] ? null : parts === 1 ? matmulT(dz, W, false, false) : bind(helperRules.matmulColumns, [dz, W], { c0, c1 });
+        c0 = c1;
+        return d;
+      });
       return [
-        n[0] ? matmulT(dz, W!, false, false) : null,
-        n[1] ? new OuterSum(dz, v!) : null, // dzᵀ v, summed over all steps in one product by the backward loop
-        n[2] ? sum(dz, 0) : null,
+        ...dvs,
+        n[parts] ? new OuterSum(dz, parts === 1 ? vs[0]! : concat(vs, 1)) : null, // dzᵀ v, summed over all steps in one product by the backward loop
+        n[parts + 1] ? sum(dz, 0) : null,
       ];
     },
   },
-} satisfies Pick<RuleTable, "affine" | "tanhBwd">;
+} satisfies Pick<RuleTable, "affine" | "tanhBwd" | "matmulColumns">;
 
 /** The fused backward kernels; each one's own VJP is the composed backward's. */
 const bwdRules = {
@@ -218,17 +260,25 @@ export type AffineActivation = "identity" | "tanh" | "relu";
 
 /**
  * `affine(v, W, b, g = identity) = g(v Wᵀ + b)` for `v` `[B, K]`, `W` `[N, K]`, `b` `[N]`: one matmul, the bias
- * and the activation in one primitive and one tape entry.
+ * and the activation in one primitive and one tape entry. `v` may be a list of parts `[v_0, …]` joined
+ * along columns (a cell's `[a<t-1>, x<t>]`): no concat op, and no gradient computed for a constant part.
  */
-export const affine = (v: Tensor, W: Tensor, b: Tensor, activation: AffineActivation = "identity"): Tensor => {
+export const affine = (v: Tensor | readonly Tensor[], W: Tensor, b: Tensor, activation: AffineActivation = "identity"): Tensor => {
   const op = "affine";
-  [v, W, b].forEach((x, i) => expectTensor(op, ["v", "W", "b"][i]!, x));
-  sameDType(op, ["v", "W", "b"], [v, W, b]);
-  if (v.shape.length !== 2 || W.shape.length !== 2 || b.shape.length !== 1 || v.shape[1] !== W.shape[1] || b.shape[0] !== W.shape[0])
-    throw shapeErr(op, [v.shape, W.shape, b.shape], `needs v [B, K], W [N, K], b [N], got ${fmtShape(v.shape)}, ${fmtShape(W.shape)}, ${fmtShape(b.shape)}`);
+  const vs = Array.isArray(v) ? (v as readonly Tensor[]) : [v as Tensor];
+  if (vs.length === 0) throw new ArgumentError(op, "v", "must be a tensor or a non-empty list of tensors");
+  const names = vs.length === 1 && !Array.isArray(v) ? ["v"] : vs.map((_, i) => `v[${i}]`);
+  vs.forEach((x, i) => expectTensor(op, names[i]!, x));
+  expectTensor(op, "W", W);
+  expectTensor(op, "b", b);
+  sameDType(op, [...names, "W", "b"], [...vs, W, b]);
+  const B = vs[0]!.shape[0], width = vs.reduce((s, x) => s + (x.shape[1] ?? NaN), 0);
+  if (vs.some((x) => x.shape.length !== 2 || x.shape[0] !== B) || W.shape.length !== 2 || b.shape.length !== 1 || width !== W.shape[1] || b.shape[0] !== W.shape[0])
+    throw shapeErr(op, [...vs.map((x) => x.shape), W.shape, b.shape],
+      `needs v [B, K] (or parts [B, K_i] with Σ K_i = K), W [N, K], b [N], got ${vs.map((x) => fmtShape(x.shape)).join(" | ")}, ${fmtShape(W.shape)}, ${fmtShape(b.shape)}`);
   if (activation !== "identity" && activation !== "tanh" && activation !== "relu")
     throw new ArgumentError(op, "activation", `must be 'identity', 'tanh' or 'relu', got ${JSON.stringify(activation)}`);
-  return bind(fusedRules.affine, [v, W, b], { activation });
+  return bind(fusedRules.affine, [...vs, W, b], { parts: vs.length, activation });
 };
 
 /**

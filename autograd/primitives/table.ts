@@ -26,7 +26,7 @@ export interface PrimitiveParams {
   // matmul.ts
   matmul: { transA: boolean; transB: boolean }; outerSum: None;
   // fused.ts
-  affine: { activation: "identity" | "tanh" | "relu" }; tanhBwd: None;
+  affine: { parts: number; activation: "identity" | "tanh" | "relu" }; tanhBwd: None; matmulColumns: { c0: number; c1: number };
 }
 
 export type PrimitiveName = keyof PrimitiveParams;

@@ -112,12 +112,12 @@ export function gruCell(options: GruCellOptions<GruVariant> = {}): TorchCell<any
     } else if (variant === "minimal") {
       const p = params as GruMinimalParams;
       // Γu, c̃ and a<t> in one fused primitive
-      next = gruMinimalPointwise(affine(concat([a, x], 1), p.W, p.b), a);
+      next = gruMinimalPointwise(affine([a, x], p.W, p.b), a);
     } else {
       const p = params as GruFullParams;
-      const g = affine(concat([a, x], 1), p.W, p.b);
+      const g = affine([a, x], p.W, p.b);
       const gu = sigmoid(block(g, 0)), gr = sigmoid(block(g, 1));
-      const cTilde = tanh(affine(concat([mul(gr, a), x], 1), p.W_c, p.b_c));
+      const cTilde = affine([mul(gr, a), x], p.W_c, p.b_c, "tanh");
       next = add(mul(gu, cTilde), mul(sub(1, gu), a));
     }
     return [next, next];

@@ -68,7 +68,7 @@ export const lstmCell = (options: LstmCellOptions = {}): TorchCell<LstmParams, L
       if (carry === null || typeof carry !== "object")
         throw new ArgumentError(`${op}.step`, "carry", `must be the record { a, c } of [B, ${H}] tensors, got ${describe(carry)}`);
       checkStep(`${op}.step`, x, D, H, { a: carry.a, c: carry.c });
-      const z = affine(concat([carry.a, x], 1), params.W, params.b);
+      const z = affine([carry.a, x], params.W, params.b);
       // Γu, Γf, c̃, Γo and c<t>, a<t> in one fused primitive (its VJP one fused kernel too)
       const { a, c } = lstmPointwise(z, carry.c);
       return [{ a, c }, a];

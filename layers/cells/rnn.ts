@@ -78,7 +78,7 @@ export const rnnCell = (options: RnnCellOptions = {}): TorchCell<RnnParams, Tens
       const { H, D } = paramInfo(`${op}.step`, params, SPEC);
       checkStep(`${op}.step`, x, D, H, { a });
       // g applied inside the affine primitive: one op, and a one-kernel tanh VJP
-      const next = affine(concat([a, x], 1), params.W_a, params.b_a, activation);
+      const next = affine([a, x], params.W_a, params.b_a, activation);
       return [next, next];
     },
     // PyTorch: h' = g(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), so W_a = [W_hh | W_ih] and b_a = b_ih + b_hh.

@@ -270,9 +270,10 @@ export const readTorchStateDict = (op: string, sd: unknown, gates: number, dtype
  * gates of a cell. It is one primitive (autograd/primitives/fused.ts): one tape entry holding only `v`, `W`,
  * `b` and the result, `Wᵀ` computed once per weight tensor, the bias (and g = tanh | relu) applied to the
  * fresh product. Its VJP is written with differentiable ops, so `grad(grad(...))` goes through it:
- * dz = dy g'(z), dv = dz W, dW = dzᵀ v, db = Σ_batch dz.
+ * dz = dy g'(z), dv = dz W, dW = dzᵀ v, db = Σ_batch dz. `v` may be the list `[a<t-1>, x<t>]`: joined inside, and a
+ * constant `x<t>` gets no gradient computed.
  */
-export const affine: (v: Tensor, W: Tensor, b: Tensor, activation?: AffineActivation) => Tensor = fusedAffine;
+export const affine: (v: Tensor | readonly Tensor[], W: Tensor, b: Tensor, activation?: AffineActivation) => Tensor = fusedAffine;
 
 // ---- initialisation ------------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { tensor, type Tensor } from "../../core/tensor.js";
 import { ShapeError } from "../../core/errors.js";
-import { add, matmul, mul, relu, sum, tanh, transpose, vjp } from "../../autograd/index.js";
+import { add, concat, matmul, mul, relu, sum, tanh, transpose, vjp } from "../../autograd/index.js";
 import {
   affine, gruMinimalPointwise, gruMinimalPointwiseComposed, gruResetAfterPointwise, gruResetAfterPointwiseComposed,
   lstmPointwise, lstmPointwiseComposed,
@@ -189,15 +189,50 @@ describe("affine", () => {
     // W used 5 times: the backward loop collects the five dyᵀ v terms and multiplies them out once
     const rand = seededUniform(10);
     const W = f64(rand, [3, 4]), b = f64(rand, [3]), vs = Array.from({ length: 5 }, () => f64(rand, [2, 4])), r = f64(rand, [2, 3]);
-    const chain = (aff: typeof affine) => (w: Tensor) => vs.reduce((s, v) => add(s, sum(mul(aff(v, w, b), r))), tensor(0, { dtype: "float64" }));
-    const [, pf] = vjp(chain(affine), W), [, pc] = vjp(chain(composed), W);
+    const chain = (aff: (v: Tensor, W: Tensor, b: Tensor) => Tensor) => (w: Tensor) => vs.reduce((s, v) => add(s, sum(mul(aff(v, w, b), r))), tensor(0, { dtype: "float64" }));
+    const [, pf] = vjp(chain((v, w, bb) => affine(v, w, bb)), W), [, pc] = vjp(chain(composed), W);
     const one = tensor(1, { dtype: "float64" });
     expect(maxAbsDiff((pf(one) as Tensor[])[0]!, (pc(one) as Tensor[])[0]!)).toBeLessThanOrEqual(1e-13);
   });
 
+  it("takes v as parts joined along columns, with the VJP of concat then affine, for every activation", () => {
+    fc.assert(
+      fc.property(sizes, fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }), fc.constantFrom("identity", "tanh", "relu") as fc.Arbitrary<"identity" | "tanh" | "relu">,
+        ({ B, H, seed }, widths, act) => {
+          const rand = seededUniform(seed);
+          const parts = widths.map((w) => f64(rand, [B, w])), K = widths.reduce((a, w) => a + w, 0);
+          const W = f64(rand, [H, K]), b = f64(rand, [H]), d = f64(rand, [B, H]);
+          const k = parts.length;
+          const r = compare((...xs) => affine(xs.slice(0, k), xs[k]!, xs[k + 1]!, act), (...xs) => affine(concat(xs.slice(0, k), 1), xs[k]!, xs[k + 1]!, act), [...parts, W, b], () => d);
+          expect(r.fwd).toBe(0);
+          expect(r.bwd).toBeLessThanOrEqual(1e-13);
+        }),
+      { numRuns: RUNS, seed: 58 },
+    );
+  });
+
+  it("computes no gradient for a constant part and the right one for the others", () => {
+    const rand = seededUniform(18);
+    const a = f64(rand, [3, 2]), x = f64(rand, [3, 4]), W = f64(rand, [5, 6]), b = f64(rand, [5]), r = f64(rand, [3, 5]);
+    const [, pb] = vjp((aa: Tensor, w: Tensor) => sum(mul(affine([aa, x], w, b, "tanh"), r)), a, W);
+    const [, pc] = vjp((aa: Tensor, w: Tensor) => sum(mul(tanh(add(matmul(concat([aa, x], 1), transpose(w)), b)), r)), a, W);
+    const one = tensor(1, { dtype: "float64" });
+    const gf = pb(one) as Tensor[], gc = pc(one) as Tensor[];
+    gf.forEach((g, i) => expect(maxAbsDiff(g, gc[i]!)).toBeLessThanOrEqual(1e-13));
+  });
+
+  it("has second derivatives through its parts that agree with central differences", () => {
+    const rand = seededUniform(19);
+    const a = f64(rand, [2, 2]), x = f64(rand, [2, 3]), W = f64(rand, [3, 5]), b = f64(rand, [3]), r = f64(rand, [2, 3]);
+    const f = (aa: Tensor, xx: Tensor, w: Tensor) => { const y = affine([aa, xx], w, b, "tanh"); return sum(mul(mul(y, y), r)); };
+    const r2 = checkGradSecondOrder(f, [a, x, W], { argnums: [0, 1, 2] });
+    expect(r2.ok, formatReport(r2)).toBe(true);
+  });
+
   it("names the op and all three shapes when they do not fit", () => {
     const rand = seededUniform(11);
-    expect(() => affine(f64(rand, [2, 3]), f64(rand, [4, 2]), f64(rand, [4]))).toThrow(/affine: needs v \[B, K\], W \[N, K\], b \[N\], got \[2,3\], \[4,2\], \[4\]/);
+    expect(() => affine(f64(rand, [2, 3]), f64(rand, [4, 2]), f64(rand, [4]))).toThrow(/affine: needs v \[B, K\] \(or parts \[B, K_i\] with Σ K_i = K\), W \[N, K\], b \[N\], got \[2,3\], \[4,2\], \[4\]/);
+    expect(() => affine([f64(rand, [2, 3]), f64(rand, [3, 1])], f64(rand, [4, 4]), f64(rand, [4]))).toThrow(/got \[2,3\] \| \[3,1\], \[4,4\], \[4\]/);
   });
 });
 
