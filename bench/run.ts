@@ -30,9 +30,10 @@ const program = new Command()
   .option("--only <group>", "run one group: matmul | lstm | gru | rnn | gradcheck")
   .option("--out <file>", "where to write the JSON results", "bench/results/latest.json")
   .option("--rounds <n>", "interleaved rounds per case (default 5, 2 with --quick)")
+  .option("--hidden <list>", "comma-separated hidden sizes to keep among the recurrent cases (e.g. 512)")
   .option("--peers <list>", "comma-separated subset of: seqgrad,seqgrad-1t,seqgrad-raw,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
   .parse();
-const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string }>();
+const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string; hidden?: string }>();
 if (opts.only !== undefined && !["matmul", "lstm", "gru", "rnn", "gradcheck"].includes(opts.only)) {
   console.error(`bench: --only must be one of matmul, lstm, gru, rnn, gradcheck; got '${opts.only}'`);
   process.exit(2);
@@ -331,10 +332,15 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
 const main = async (): Promise<void> => {
   const allowed = opts.peers ? new Set(opts.peers.split(",").map((s) => s.trim())) : null;
   if (allowed) for (const p of allowed) if (!ALL_IMPLS.includes(p as Impl)) throw new Error(`bench: unknown peer '${p}' in --peers (known: ${ALL_IMPLS.join(", ")})`);
-  const selected = GROUPS.filter((g) => !only || g.name === only).map((g) => ({
-    ...g,
-    cases: g.cases.map((c) => ({ ...c, impls: c.impls.filter((i) => !allowed || allowed.has(i)) })),
-  }));
+  const hidden = opts.hidden ? new Set(opts.hidden.split(",").map((h) => Number.parseInt(h, 10))) : null;
+  const selected = GROUPS.filter((g) => !only || g.name === only)
+    .map((g) => ({
+      ...g,
+      cases: g.cases
+        .filter((c) => !hidden || c.workload.kind !== "rnnlm" || hidden.has(c.workload.H))
+        .map((c) => ({ ...c, impls: c.impls.filter((i) => !allowed || allowed.has(i)) })),
+    }))
+    .filter((g) => g.cases.length > 0);
   // --quick shares one set of children across every case (fewer process starts; peak RSS is then over the whole run)
   const groups = quick ? [{ name: "all", cases: selected.flatMap((g) => g.cases) }] : selected;
   const torchMissing = torchCheck();
