@@ -57,6 +57,7 @@ const bucketOf = (fn: string, url: string): string => {
     if (/^(slice|pad|concat|gather|scatter)/.test(fn)) return "slice / pad / concat / gather / scatter copies";
     return `core/kernels.ts ${fn || "(anonymous)"}`;
   }
+  if (file.endsWith("/core/kernels-fused.ts")) return "fused cell kernels (gate math forward/backward, bias rows)";
   if (file.includes("/core/wasm/")) return /await|wait/i.test(fn) ? "waiting for the matmul worker thread" : "WebAssembly glue (copies in/out, packing, dispatch)";
   if (file.endsWith("/core/tensor.ts")) return "tensor construction / allocation";
   if (file.endsWith("/core/shape.ts") || file.endsWith("/core/errors.ts")) return "shape checks";
