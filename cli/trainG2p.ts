@@ -31,6 +31,7 @@ interface G2pCliOptions {
   seed: number;
   stress?: boolean;
   out?: string;
+  resume?: string;
   from?: string;
   curve?: string;
   quiet?: boolean;
@@ -55,6 +56,7 @@ export const registerTrainG2p = (trainCmd: Command): void => {
     .option("--seed <n>", "seed of the PRNG key (init, shuffling)", int("--seed", 0), 0)
     .option("--stress", "keep stress digits (69 symbols instead of 39 phonemes)")
     .option("--out <path>", "write the checkpoint (safetensors; vocabularies and config in its metadata)")
+    .option("--resume <path>", "continue from a checkpoint written with the same options and seed, up to --epochs")
     .option("--from <path>", "skip training: score a checkpoint written with --out")
     .option("--curve <path>", "write the loss curve as SVG")
     .option("--quiet", "no progress bar")
@@ -66,6 +68,7 @@ export const registerTrainG2p = (trainCmd: Command): void => {
         ...(o.trainWords !== undefined ? { trainWords: o.trainWords } : {}),
         ...(o.testWords !== undefined ? { testWords: o.testWords } : {}),
         ...(o.out !== undefined ? { out: o.out } : {}),
+        ...(o.resume !== undefined ? { resume: o.resume } : {}),
         ...(o.from !== undefined ? { from: o.from } : {}),
         ...(o.curve !== undefined ? { curve: o.curve } : {}),
         log: (line) => void process.stdout.write(`${line}\n`),

@@ -34,6 +34,8 @@ export interface G2pExampleOptions {
   readonly seed?: number;
   readonly stress?: boolean;
   readonly out?: string;
+  /** Continue training from this checkpoint (written with `out` by a run with the same options and seed) up to `epochs`. */
+  readonly resume?: string;
   /** Skip training: score the checkpoint at this path (written by an earlier run with `out`). */
   readonly from?: string;
   readonly curve?: string;
@@ -87,6 +89,7 @@ export const main = async (options: G2pExampleOptions = {}): Promise<G2pExampleR
     stress,
     progress: options.progress ?? "auto",
     ...(options.out ? { checkpoint: options.out } : {}),
+    ...(options.resume ? { resume: options.resume } : {}),
     ...(options.curve ? { curve: options.curve } : {}),
     onEpoch: (e) =>
       log(
@@ -124,13 +127,13 @@ if (isMain()) {
       hidden: { type: "string" }, embed: { type: "string" }, attention: { type: "string" }, epochs: { type: "string" },
       "words-per-epoch": { type: "string" }, "train-words": { type: "string" }, "valid-words": { type: "string" }, "test-words": { type: "string" },
       batch: { type: "string" }, lr: { type: "string" }, beam: { type: "string" }, seed: { type: "string" }, stress: { type: "boolean" },
-      out: { type: "string" }, from: { type: "string" }, curve: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean" },
+      out: { type: "string" }, resume: { type: "string" }, from: { type: "string" }, curve: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean" },
     },
   });
   if (values.help) {
     console.log(
       "usage: npx tsx examples/g2p.ts [--hidden 64] [--embed 32] [--attention none|bilinear] [--epochs 2] [--words-per-epoch n] [--train-words n]\n" +
-        "       [--valid-words 500] [--test-words n] [--batch 128] [--lr 0.003] [--beam 5] [--seed 0] [--stress] [--out ckpt] [--curve svg] [--quiet]\n" +
+        "       [--valid-words 500] [--test-words n] [--batch 128] [--lr 0.003] [--beam 5] [--seed 0] [--stress] [--out ckpt] [--resume ckpt] [--curve svg] [--quiet]\n" +
         "       [--from ckpt: score a saved model instead of training]",
     );
   } else {
@@ -138,7 +141,7 @@ if (isMain()) {
     const opts: Record<string, unknown> = {
       hidden: num(values.hidden), embed: num(values.embed), attention: values.attention, epochs: num(values.epochs), wordsPerEpoch: num(values["words-per-epoch"]),
       trainWords: num(values["train-words"]), validWords: num(values["valid-words"]), testWords: num(values["test-words"]), batch: num(values.batch), lr: num(values.lr),
-      beam: num(values.beam), seed: num(values.seed), stress: values.stress, out: values.out, from: values.from, curve: values.curve, progress: values.quiet ? false : "auto",
+      beam: num(values.beam), seed: num(values.seed), stress: values.stress, out: values.out, resume: values.resume, from: values.from, curve: values.curve, progress: values.quiet ? false : "auto",
     };
     for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
     await main(opts as G2pExampleOptions);
