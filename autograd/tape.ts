@@ -5,6 +5,11 @@
  * already a valid order for the backward pass, which is one reverse loop (see `transforms.ts`). Tapes stack
  * for nested transforms: each has its own set of watched tensor ids, and an op is recorded on a tape only
  * when one of its inputs is watched by that tape. Outside every transform `bind` records nothing.
+ *
+ * A primitive may have several outputs (`bindMulti`: fused cell math returns a<t> and c<t> from one kernel);
+ * its entry lists them all and its VJP gets one cotangent per output. A VJP rule may return an `OuterSum`
+ * (a deferred `aᵀ b`) instead of a tensor, so a weight used at every time step is differentiated with one
+ * product over all steps.
  */
 import { NonFiniteError, ArgumentError } from "../core/errors.js";
 import { dataOf, type Tensor } from "../core/tensor.js";

@@ -5,7 +5,8 @@
  * a tape watching those identities, runs `f`, and pops the tape. The pullback walks that tape once from the
  * end with a Map from tensor id to cotangent. Because every level watches only its own fresh identities,
  * nested transforms never confuse their levels (no perturbation confusion), and because the pullback runs
- * differentiable ops while outer tapes are active, `grad(grad(f))` works.
+ * differentiable ops while outer tapes are active, `grad(grad(f))` works. Deferred `aᵀ b` cotangents
+ * (`OuterSum`) are collected per tensor and multiplied out, with differentiable ops, when first read.
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
 import { dataOf, fromData, isTensor, zeros, ones, type Tensor } from "../core/tensor.js";

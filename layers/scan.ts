@@ -4,8 +4,9 @@
  * `grad` through `scan` (the tape's backward is a loop, so 100,000 steps do not grow the stack).
  *
  * Memory: until the pullback runs, the tape keeps every step's intermediate tensors. For the library LSTM
- * that is about 19 tensors of [B, H] per step (≈ 330 KiB per step in float32 at H = 128, B = 32, D = 64);
- * the weights are shared by all steps and never copied per step.
+ * that is 11 tensors' worth of [B, H] per step (the gate pre-activations [B, 4H], a, c and the saved gate
+ * activations [B, 5H]: ≈ 180 KiB per step in float32 at H = 128, B = 32); the slices x<t> are views of xs,
+ * and the weights are shared by all steps and never copied per step.
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
 import { describe, type Shape } from "../core/shape.js";
