@@ -232,3 +232,64 @@ export function tanhBackward(dy: Data, y: Data, dtype: DType): Data {
   }
   return dz;
 }
+
+/**
+ * Softmax cross-entropy per row of z `[rows, V]` with class indices (`-1`: an ignored row, loss 0):
+ * `loss = log Σ_k e^{z_k - m} - (z_y - m)` with m the row max (0 where it is not finite, as logSumExp's
+ * shift), and the probabilities `p = softmax(z)` kept for the backward pass.
+ */
+export function softmaxCrossEntropyForward(z: Data, targets: Int32Array, rows: number, V: number, dtype: DType): { loss: Data; p: Data } {
+  const shifted = allocData(dtype, rows * V), m = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * V;
+    let mx = -Infinity;
+    for (let k = 0; k < V; k++) {
+      const v = z[o + k]!;
+      if (v !== v) {
+        mx = v;
+        break;
+      }
+      if (v > mx) mx = v;
+    }
+    const mr = Number.isFinite(mx) ? mx : 0;
+    m[r] = mr;
+    for (let k = 0; k < V; k++) shifted[o + k] = z[o + k]! - mr;
+  }
+  const p = activateExp(shifted, dtype);
+  const loss = allocData(dtype, rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * V;
+    let s = 0;
+    for (let k = 0; k < V; k++) s += p[o + k]!;
+    const y = targets[r]!;
+    loss[r] = y < 0 ? 0 : Math.log(s) - shifted[o + y]!;
+    const inv = 1 / s;
+    for (let k = 0; k < V; k++) p[o + k] = p[o + k]! * inv; // p is the fresh exp array: ours until wrapped
+  }
+  return { loss, p };
+}
+
+/** `e^x` elementwise, a fresh array (float32 through the WebAssembly SIMD kernel when chosen, as `activate`). */
+function activateExp(x: Data, dtype: DType): Data {
+  const backend = getKernelBackend();
+  if (dtype === "float32" && x instanceof Float32Array && (backend === "wasm" || (backend === "auto" && x.length >= WASM_ACTIVATION_MIN))) {
+    const y = unaryWasm("exp", x);
+    if (y) return y;
+  }
+  const y = allocData(dtype, x.length);
+  for (let i = 0; i < x.length; i++) y[i] = Math.exp(x[i]!);
+  return y;
+}
+
+/** Backward of `softmaxCrossEntropyForward`: `dz = dl_row · (p - onehot(y))`, zero on ignored rows. */
+export function softmaxCrossEntropyBackward(dl: Data, p: Data, targets: Int32Array, rows: number, V: number, dtype: DType): Data {
+  const dz = allocData(dtype, rows * V);
+  for (let r = 0; r < rows; r++) {
+    const y = targets[r]!;
+    if (y < 0) continue;
+    const o = r * V, g = dl[r]!;
+    for (let k = 0; k < V; k++) dz[o + k] = g * p[o + k]!;
+    dz[o + y] = g * (p[o + y]! - 1);
+  }
+  return dz;
+}

@@ -13,13 +13,13 @@ import * as K from "../../core/kernels.js";
 import * as F from "../../core/kernels-fused.js";
 import { ArgumentError, ShapeError, fmtShape } from "../../core/errors.js";
 import { sizeOf } from "../../core/shape.js";
-import { dataOf, fromData, zeros, type Data, type Tensor } from "../../core/tensor.js";
+import { allocData, dataOf, fromData, zeros, type Data, type Tensor } from "../../core/tensor.js";
 import { OuterSum, bind, bindMulti, sameDType, type MultiPrimitive, type Primitive } from "../tape.js";
 import { vjp } from "../transforms.js";
 import { add, mul, sub } from "./binary.js";
-import { sigmoid, tanh } from "./unary.js";
+import { neg, sigmoid, tanh } from "./unary.js";
 import { concat, slice, stack } from "./shape.js";
-import { sum } from "./reduce.js";
+import { logSoftmax, sum } from "./reduce.js";
 import { matmulT, swappedData } from "./matmul.js";
 import { constUnary, expectTensor } from "./operand.js";
 import type { MultiRuleTable, RuleTable } from "./table.js";
@@ -53,6 +53,14 @@ export const gruMinimalPointwiseComposed = (g: Tensor, a: Tensor): Tensor => {
   const H = a.shape[1]!;
   const gu = sigmoid(block(g, 0, H));
   return add(mul(gu, tanh(block(g, 1, H))), mul(sub(1, gu), a));
+};
+
+/** Softmax cross-entropy per row from composed ops: `-Σ_k onehot(y)_k log softmax(z)_k` (rows with y = -1 give 0). */
+export const softmaxCrossEntropyComposed = (z: Tensor, targets: Int32Array): Tensor => {
+  const V = z.shape[z.shape.length - 1]!;
+  const d = allocData(z.dtype, targets.length * V);
+  targets.forEach((y, r) => y >= 0 && (d[r * V + y] = 1));
+  return neg(sum(mul(fromData(d, z.shape, z.dtype), logSoftmax(z, -1)), -1));
 };
 
 /** The VJP of `*Bwd` = the VJP of the composed backward `(dys, xs) => pullback_composed(dys)` at the same point. */
@@ -116,7 +124,16 @@ const helperRules = {
       return [n[0] ? matmulT(g, block, false, true) : null, n[1] ? concat(parts, 1) : null];
     },
   },
-} satisfies Pick<RuleTable, "tanhBwd" | "matmulColumns">;
+  // dz = dl (p - onehot(y)) per row; its own VJP is the composed backward's (p is a cache of softmax(z))
+  softmaxCrossEntropyBwd: {
+    name: "softmaxCrossEntropyBwd",
+    forward: ([dl, z, p], { targets }) => {
+      const V = z!.shape[z!.shape.length - 1]!;
+      return fromData(F.softmaxCrossEntropyBackward(dataOf(dl!), dataOf(p!), targets, targets.length, V, z!.dtype), z!.shape, z!.dtype);
+    },
+    vjp: (g, [dl, z], _y, { targets }) => [...secondOrder((zz) => softmaxCrossEntropyComposed(zz, targets), ([d]) => d!, 1, [dl!, z!], [g]), null],
+  },
+} satisfies Pick<RuleTable, "tanhBwd" | "matmulColumns" | "softmaxCrossEntropyBwd">;
 
 export const fusedRules = {
   ...helperRules,
@@ -151,7 +168,7 @@ export const fusedRules = {
       ];
     },
   },
-} satisfies Pick<RuleTable, "affine" | "tanhBwd" | "matmulColumns">;
+} satisfies Pick<RuleTable, "affine" | "tanhBwd" | "matmulColumns" | "softmaxCrossEntropyBwd">;
 
 /** The fused backward kernels; each one's own VJP is the composed backward's. */
 const bwdRules = {
@@ -190,6 +207,16 @@ const bwdRules = {
 
 export const fusedMultiRules = {
   ...bwdRules,
+  // outputs the per-row loss and (hidden) the probabilities; d loss → dz is softmaxCrossEntropyBwd
+  softmaxCrossEntropy: {
+    name: "softmaxCrossEntropy",
+    forwardMulti: ([z], { targets }) => {
+      const V = z!.shape[z!.shape.length - 1]!, lead = z!.shape.slice(0, -1), dt = z!.dtype;
+      const r = F.softmaxCrossEntropyForward(dataOf(z!), targets, targets.length, V, dt);
+      return [fromData(r.loss, lead, dt), fromData(r.p, z!.shape, dt)];
+    },
+    vjpMulti: ([dl], [z], [, p], { targets }) => [dl ? bind(helperRules.softmaxCrossEntropyBwd, [dl, z!, p!], { targets }) : null],
+  },
   // x [T, ...] → T tensors x[t] (views of x's buffer: tensors are never written); d = stack of the cotangents
   unstack: {
     name: "unstack",
@@ -304,6 +331,22 @@ export const gruResetAfterPointwise = (zx: Tensor, za: Tensor, a: Tensor): Tenso
 export const gruMinimalPointwise = (g: Tensor, a: Tensor): Tensor => {
   expectGates("gruMinimalPointwise", ["g", "a"], [g, a], [2, 1], a);
   return bindMulti(fusedMultiRules.gruMinimalPointwise, [g, a], {})[0]!;
+};
+
+/**
+ * `softmaxCrossEntropyIndices(z, y) = logSumExp(z) - z_y` per row of `z` `[..., V]` for class indices `y` (one per
+ * row, flat; `-1` marks an ignored row: loss 0, no gradient): one kernel forward, one backward (∂/∂z = softmax(z) - onehot(y)).
+ */
+export const softmaxCrossEntropyIndices = (z: Tensor, targets: Int32Array): Tensor => {
+  const op = "softmaxCrossEntropy";
+  expectTensor(op, "logits", z);
+  if (z.shape.length === 0 || z.shape[z.shape.length - 1] === 0) throw shapeErr(op, [z.shape], `logits need a non-empty class axis, got ${fmtShape(z.shape)}`);
+  const V = z.shape[z.shape.length - 1]!, rows = z.size / V;
+  if (!(targets instanceof Int32Array) || targets.length !== rows)
+    throw new ArgumentError(op, "targets", `must be an Int32Array of ${rows} class indices (one per row of ${fmtShape(z.shape)})`);
+  for (let i = 0; i < targets.length; i++)
+    if (targets[i]! < -1 || targets[i]! >= V) throw new ArgumentError(op, "targets", `entry ${i} is ${targets[i]}; a class index must be in [0, ${V}) (or -1 for an ignored row)`);
+  return bindMulti(fusedMultiRules.softmaxCrossEntropy, [z], { targets })[0]!;
 };
 
 /** `unstack(x) = [x[0], …, x[T-1]]` along axis 0, one op for all T slices (no copies); the inverse of `stack(xs, 0)`. */

@@ -27,6 +27,7 @@ export interface PrimitiveParams {
   matmul: { transA: boolean; transB: boolean }; outerSum: None;
   // fused.ts
   affine: { parts: number; activation: "identity" | "tanh" | "relu" }; tanhBwd: None; matmulColumns: { c0: number; c1: number };
+  softmaxCrossEntropyBwd: { targets: Int32Array };
 }
 
 export type PrimitiveName = keyof PrimitiveParams;
@@ -39,7 +40,7 @@ export interface MultiPrimitiveParams {
   lstmPointwise: None; lstmPointwiseBwd: None;
   gruResetAfterPointwise: None; gruResetAfterPointwiseBwd: None;
   gruMinimalPointwise: None; gruMinimalPointwiseBwd: None;
-  unstack: None;
+  unstack: None; softmaxCrossEntropy: { targets: Int32Array };
 }
 
 export type MultiPrimitiveName = keyof MultiPrimitiveParams;

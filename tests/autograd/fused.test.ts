@@ -5,7 +5,7 @@ import { ShapeError } from "../../core/errors.js";
 import { add, concat, matmul, mul, relu, sum, tanh, transpose, vjp } from "../../autograd/index.js";
 import {
   affine, gruMinimalPointwise, gruMinimalPointwiseComposed, gruResetAfterPointwise, gruResetAfterPointwiseComposed,
-  lstmPointwise, lstmPointwiseComposed,
+  lstmPointwise, lstmPointwiseComposed, softmaxCrossEntropyComposed, softmaxCrossEntropyIndices,
 } from "../../autograd/primitives/fused.js";
 import { matmulT, outerSum } from "../../autograd/primitives/matmul.js";
 import { setOuterSumFlushElements } from "../../autograd/transforms.js";
@@ -328,5 +328,44 @@ describe("outerSum", () => {
   it("names the term whose shapes do not fit", () => {
     const rand = seededUniform(16);
     expect(() => outerSum([f64(rand, [2, 3]), f64(rand, [2, 3])], [f64(rand, [2, 4]), f64(rand, [3, 4])])).toThrow(/outerSum: term 1: needs a \[R, 3\] and b \[R, 4\], got \[2,3\] and \[3,4\]/);
+  });
+});
+
+describe("softmaxCrossEntropyIndices", () => {
+  it("gives the composed loss and VJP per row, ignored rows included", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (T, B, V, seed) => {
+        const rand = seededUniform(seed);
+        const z = f64(rand, [T, B, V], 5), d = f64(rand, [T, B]);
+        const y = Int32Array.from({ length: T * B }, () => Math.floor(rand() * (V + 1)) - 1); // -1 .. V-1
+        const r = compare((zz) => softmaxCrossEntropyIndices(zz, y), (zz) => softmaxCrossEntropyComposed(zz, y), [z], () => d);
+        expect(r.fwd).toBeLessThanOrEqual(1e-14);
+        expect(r.bwd).toBeLessThanOrEqual(1e-14);
+      }),
+      { numRuns: RUNS, seed: 59 },
+    );
+  });
+
+  it("has second derivatives that agree with central differences", () => {
+    const rand = seededUniform(20);
+    const z = f64(rand, [3, 4], 2), w = f64(rand, [3]);
+    const f = (zz: Tensor) => sum(mul(mul(softmaxCrossEntropyIndices(zz, Int32Array.from([2, -1, 0])), w), softmaxCrossEntropyIndices(zz, Int32Array.from([1, 3, 3]))));
+    const r2 = checkGradSecondOrder(f, [z]);
+    expect(r2.ok, formatReport(r2)).toBe(true);
+  });
+
+  it("stays within float32 rounding of the float64 loss at sizes that use the WebAssembly exp", () => {
+    const rand = seededUniform(21);
+    const z64 = f64(rand, [64, 32], 8), y = Int32Array.from({ length: 64 }, (_, i) => i % 32);
+    const z32 = tensor(z64.toFlatArray(), { shape: [64, 32] });
+    const l64 = softmaxCrossEntropyIndices(z64, y).toFlatArray(), l32 = softmaxCrossEntropyIndices(z32, y).toFlatArray();
+    // losses up to ~20 here; float32 carries ~1e-6 relative, the SIMD exp adds a few ulp per term
+    l64.forEach((v, i) => expect(Math.abs(v - l32[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))));
+  });
+
+  it("names the bad target and the valid range", () => {
+    const rand = seededUniform(22);
+    expect(() => softmaxCrossEntropyIndices(f64(rand, [2, 3]), Int32Array.from([0, 3]))).toThrow(/softmaxCrossEntropy.*entry 1 is 3; a class index must be in \[0, 3\)/);
+    expect(() => softmaxCrossEntropyIndices(f64(rand, [2, 3]), Int32Array.from([0]))).toThrow(/must be an Int32Array of 2 class indices/);
   });
 });
