@@ -183,12 +183,21 @@ export function gruMinimalBackward(dNext: Data, acts: Data, a: Data, B: number, 
   return { dg, da };
 }
 
-/** Adds the row vector `bias` `[N]` to every row of `c` `[rows, N]` in place; `c` must be a buffer the caller just allocated. */
-export function addBiasRowsInPlace(c: Data, bias: Data, rows: number, N: number): void {
-  for (let i = 0; i < rows; i++) {
-    const o = i * N;
-    for (let j = 0; j < N; j++) c[o + j] = c[o + j]! + bias[j]!;
+/** `[p_0 | p_1 | … | 1]`: the parts `[B, w_i]` joined along columns with a column of ones appended, `[B, Σ w_i + 1]`. */
+export function rowsWithOne(parts: readonly Data[], widths: readonly number[], B: number, dtype: DType): Data {
+  let K = 1;
+  for (const w of widths) K += w;
+  const y = allocData(dtype, B * K);
+  for (let b = 0; b < B; b++) {
+    let o = b * K;
+    for (let i = 0; i < parts.length; i++) {
+      const w = widths[i]!;
+      y.set(parts[i]!.subarray(b * w, b * w + w), o);
+      o += w;
+    }
+    y[o] = 1;
   }
+  return y;
 }
 
 /**

@@ -20,7 +20,7 @@ import { add, mul, sub } from "./binary.js";
 import { neg, sigmoid, tanh } from "./unary.js";
 import { concat, slice, stack } from "./shape.js";
 import { logSoftmax, sum } from "./reduce.js";
-import { matmulT, swappedData } from "./matmul.js";
+import { matmulT } from "./matmul.js";
 import { constUnary, expectTensor } from "./operand.js";
 import type { MultiRuleTable, RuleTable } from "./table.js";
 
@@ -101,6 +101,19 @@ const columnsOf = (W: Tensor, c0: number, c1: number): Data => {
   return d;
 };
 
+/** `[Wᵀ; b]` `[K + 1, N]` as data, cached per weight tensor for the bias tensor it was built with (both immutable). */
+const biasedCache = new WeakMap<Tensor, { readonly b: Tensor; readonly data: Data }>();
+const biasedTranspose = (W: Tensor, b: Tensor): Data => {
+  const hit = biasedCache.get(W);
+  if (hit !== undefined && hit.b === b) return hit.data;
+  const [N, Kd] = dims(W);
+  const data = allocData(W.dtype, (Kd + 1) * N);
+  data.set(K.transpose(dataOf(W), W.shape, [1, 0], W.dtype));
+  data.set(dataOf(b), Kd * N);
+  biasedCache.set(W, { b, data });
+  return data;
+};
+
 const helperRules = {
   // dz = dy (1 - y²) from tanh's output y; d/d(dy) = g (1 - y²), d/dy = -2 g dy y
   tanhBwd: {
@@ -144,9 +157,9 @@ export const fusedRules = {
     name: "affine",
     forward: (xs, { parts, activation }) => {
       const W = xs[parts]!, b = xs[parts + 1]!, B = xs[0]!.shape[0]!, N = W.shape[0]!, Kd = W.shape[1]!, dt = W.dtype;
-      const v = parts === 1 ? dataOf(xs[0]!) : K.concat(xs.slice(0, parts).map(dataOf), xs.slice(0, parts).map((x) => x.shape), 1, [B, Kd], dt);
-      let c = K.matmul(v, swappedData(W, true), B, Kd, N, 1, ONE_BATCH, ONE_BATCH, dt);
-      F.addBiasRowsInPlace(c, dataOf(b), B, N); // c is the fresh product, not yet any tensor's
+      // [v | 1] [Wᵀ; b]: the bias rides in the product as one more inner row, no separate pass over the output
+      const v1 = F.rowsWithOne(xs.slice(0, parts).map(dataOf), xs.slice(0, parts).map((x) => x.shape[1]!), B, dt);
+      let c = K.matmul(v1, biasedTranspose(W, b), B, Kd + 1, N, 1, ONE_BATCH, ONE_BATCH, dt);
       if (activation === "tanh") c = F.activate("tanh", c, dt);
       else if (activation === "relu") F.reluInPlace(c);
       return fromData(c, [B, N], dt);
