@@ -46,47 +46,43 @@ function columns(x: Data, B: number, g: number, w: number, k: number, dtype: DTy
 
 /**
  * LSTM gates: z `[B, 4H]` (blocks u, f, c̃, o) and c_prev `[B, H]` give
- * `c = σ(z_u)·tanh(z_c̃) + σ(z_f)·c_prev`, `a = σ(z_o)·tanh(c)`, and acts `[B, 5H]` = Γu, Γf, c̃, Γo, tanh(c).
+ * `c = σ(z_u)·tanh(z_c̃) + σ(z_f)·c_prev`, `a = σ(z_o)·tanh(c)`, and for the backward pass the activations
+ * `gates` `[B, 4H]` = Γu, Γf, c̃, Γo (the sigmoid of all four blocks with block c̃ overwritten) and `tc = tanh(c)`.
  */
-export function lstmForward(z: Data, cPrev: Data, B: number, H: number, dtype: DType): { a: Data; c: Data; acts: Data } {
-  const a = allocData(dtype, B * H), c = allocData(dtype, B * H), acts = allocData(dtype, B * 5 * H);
-  const sg = activate("sigmoid", z, dtype); // all four blocks; the c̃ block's sigmoid is unused
+export function lstmForward(z: Data, cPrev: Data, B: number, H: number, dtype: DType): { a: Data; c: Data; gates: Data; tc: Data } {
+  const a = allocData(dtype, B * H), c = allocData(dtype, B * H);
+  const gates = activate("sigmoid", z, dtype); // fresh: ours to overwrite until wrapped
   const tz = activate("tanh", columns(z, B, 4, H, 2, dtype), dtype);
   for (let b = 0; b < B; b++) {
-    const zr = b * 4 * H, r = b * H, s = b * 5 * H;
+    const zr = b * 4 * H, r = b * H;
     for (let j = 0; j < H; j++) {
-      const gu = sg[zr + j]!, gf = sg[zr + H + j]!, ct = tz[r + j]!;
-      acts[s + j] = gu;
-      acts[s + H + j] = gf;
-      acts[s + 2 * H + j] = ct;
-      acts[s + 3 * H + j] = sg[zr + 3 * H + j]!;
-      c[r + j] = gu * ct + gf * cPrev[r + j]!;
+      const ct = tz[r + j]!;
+      gates[zr + 2 * H + j] = ct;
+      // from the stored (dtype-rounded) activations, as the composed ops would
+      c[r + j] = gates[zr + j]! * ct + gates[zr + H + j]! * cPrev[r + j]!;
     }
   }
   const tc = activate("tanh", c, dtype);
   for (let b = 0; b < B; b++) {
-    const r = b * H, s = b * 5 * H;
-    for (let j = 0; j < H; j++) {
-      acts[s + 4 * H + j] = tc[r + j]!;
-      a[r + j] = acts[s + 3 * H + j]! * tc[r + j]!;
-    }
+    const zr = b * 4 * H + 3 * H, r = b * H;
+    for (let j = 0; j < H; j++) a[r + j] = gates[zr + j]! * tc[r + j]!;
   }
-  return { a, c, acts };
+  return { a, c, gates, tc };
 }
 
 /**
- * Backward of `lstmForward` from the cotangents dA, dC `[B, H]` (null = 0), acts and c_prev:
+ * Backward of `lstmForward` from the cotangents dA, dC `[B, H]`, the gates, tanh(c) and c_prev:
  * `dc = dC + dA·Γo·(1 - tanh²c)`, `dz = [dc·c̃·Γu(1-Γu), dc·c_prev·Γf(1-Γf), dc·Γu·(1-c̃²), dA·tanh(c)·Γo(1-Γo)]`,
  * `dc_prev = dc·Γf`.
  */
-export function lstmBackward(dA: Data | null, dC: Data | null, acts: Data, cPrev: Data, B: number, H: number, dtype: DType): { dz: Data; dcPrev: Data } {
+export function lstmBackward(dA: Data, dC: Data, gates: Data, tcs: Data, cPrev: Data, B: number, H: number, dtype: DType): { dz: Data; dcPrev: Data } {
   const dz = allocData(dtype, B * 4 * H), dcPrev = allocData(dtype, B * H);
   for (let b = 0; b < B; b++) {
-    const zr = b * 4 * H, r = b * H, s = b * 5 * H;
+    const zr = b * 4 * H, r = b * H;
     for (let j = 0; j < H; j++) {
-      const gu = acts[s + j]!, gf = acts[s + H + j]!, ct = acts[s + 2 * H + j]!, go = acts[s + 3 * H + j]!, tc = acts[s + 4 * H + j]!;
-      const da = dA === null ? 0 : dA[r + j]!;
-      const dc = (dC === null ? 0 : dC[r + j]!) + da * go * (1 - tc * tc);
+      const gu = gates[zr + j]!, gf = gates[zr + H + j]!, ct = gates[zr + 2 * H + j]!, go = gates[zr + 3 * H + j]!, tc = tcs[r + j]!;
+      const da = dA[r + j]!;
+      const dc = dC[r + j]! + da * go * (1 - tc * tc);
       dz[zr + j] = dc * ct * (gu * (1 - gu));
       dz[zr + H + j] = dc * cPrev[r + j]! * (gf * (1 - gf));
       dz[zr + 2 * H + j] = dc * gu * (1 - ct * ct);

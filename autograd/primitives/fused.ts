@@ -185,16 +185,18 @@ export const fusedRules = {
 
 /** The fused backward kernels; each one's own VJP is the composed backward's. */
 const bwdRules = {
-  // (dA, dC, z, c_prev; acts) → (dz, dc_prev); its own VJP is the composed backward's (acts is a cache of z, c_prev)
+  // (dA, dC, z, c_prev; gates, tanh c) → (dz, dc_prev); its own VJP is the composed backward's (gates and
+  // tanh c are a cache of z and c_prev)
   lstmPointwiseBwd: {
     name: "lstmPointwiseBwd",
-    forwardMulti: ([dA, dC, , cPrev, acts]) => {
+    forwardMulti: ([dA, dC, , cPrev, gates, tc]) => {
       const [B, H] = dims(cPrev!), dt = cPrev!.dtype;
-      const r = F.lstmBackward(dataOf(dA!), dataOf(dC!), dataOf(acts!), dataOf(cPrev!), B, H, dt);
+      const r = F.lstmBackward(dataOf(dA!), dataOf(dC!), dataOf(gates!), dataOf(tc!), dataOf(cPrev!), B, H, dt);
       return [fromData(r.dz, [B, 4 * H], dt), fromData(r.dcPrev, [B, H], dt)];
     },
     vjpMulti: (dys, [dA, dC, z, cPrev]) => [
       ...secondOrder(lstmPointwiseComposed, ([a, c]) => ({ a: a!, c: c! }), 2, [dA!, dC!, z!, cPrev!], dys),
+      null,
       null,
     ],
   },
@@ -239,16 +241,16 @@ export const fusedMultiRules = {
     },
     vjpMulti: (dys, [x]) => [stack(dys.map((d) => d ?? zeros(x!.shape.slice(1), x!.dtype)), 0)],
   },
-  // outputs a, c and the activations; d(a, c) → (dz, dc_prev) is lstmPointwiseBwd
+  // outputs a, c and (hidden) the gate activations and tanh c; d(a, c) → (dz, dc_prev) is lstmPointwiseBwd
   lstmPointwise: {
     name: "lstmPointwise",
     forwardMulti: ([z, cPrev]) => {
       const [B, H] = dims(cPrev!), dt = cPrev!.dtype;
       const r = F.lstmForward(dataOf(z!), dataOf(cPrev!), B, H, dt);
-      return [fromData(r.a, [B, H], dt), fromData(r.c, [B, H], dt), fromData(r.acts, [B, 5 * H], dt)];
+      return [fromData(r.a, [B, H], dt), fromData(r.c, [B, H], dt), fromData(r.gates, [B, 4 * H], dt), fromData(r.tc, [B, H], dt)];
     },
-    vjpMulti: ([dA, dC], [z, cPrev], [a, , acts], _p, n) => {
-      const [dz, dcPrev] = bindMulti(bwdRules.lstmPointwiseBwd, [dA ?? zeros(a!.shape, a!.dtype), dC ?? zeros(a!.shape, a!.dtype), z!, cPrev!, acts!], {});
+    vjpMulti: ([dA, dC], [z, cPrev], [a, , gates, tc], _p, n) => {
+      const [dz, dcPrev] = bindMulti(bwdRules.lstmPointwiseBwd, [dA ?? zeros(a!.shape, a!.dtype), dC ?? zeros(a!.shape, a!.dtype), z!, cPrev!, gates!, tc!], {});
       return [n[0] ? dz! : null, n[1] ? dcPrev! : null];
     },
   },
