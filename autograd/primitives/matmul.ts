@@ -52,7 +52,11 @@ const mat = (x: Tensor, trans: boolean): [number, number] => {
 };
 
 /** `x` reshaped to 2-D `[rows, last]`, folding every leading axis into the rows. */
-const fold = (x: Tensor): Tensor => reshape(x, [x.size / x.shape[x.shape.length - 1]!, x.shape[x.shape.length - 1]!]);
+const fold = (x: Tensor): Tensor => {
+  // rows as the product of the leading axes, not size / last: a zero-size last axis would give 0 / 0
+  const last = x.shape[x.shape.length - 1]!;
+  return reshape(x, [x.shape.slice(0, -1).reduce((p, d) => p * d, 1), last]);
+};
 
 export const matmulRules = {
   // C = op(A) op(B) with op(X) = X or Xᵀ (last two axes): for C = A B, dA = dC Bᵀ and dB = Aᵀ dC; the other
