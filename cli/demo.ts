@@ -5,15 +5,13 @@
  * bar on a terminal), compares their test NLL per character, samples ten names, and proves the gradients
  * (the same suites as `seqgrad proofs`). About a minute on two cores.
  */
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { randomKey } from "../core/random.js";
 import { tuneBigram } from "../models/bigram.js";
 import { createLanguageModel, fitLanguageModel, type CellKind } from "../models/languageModel.js";
 import { namesData } from "../models/names.js";
 import { runSuites, DEFAULT_SEED } from "../proofs/runner.js";
-import { intOption } from "./seqgrad.js";
+import { intOption, isMainModule } from "./seqgrad.js";
 
 export interface DemoOptions {
   readonly epochs: number;
@@ -64,17 +62,8 @@ export const runDemo = async (o: DemoOptions): Promise<{ modelNll: number; bigra
   return { modelNll, bigramNll, samples, proofsOk };
 };
 
-const isMain = (): boolean => {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-};
 
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   const program = new Command("seqgrad-demo")
     .description("a short demo: names LM vs bigram, ten samples, the proof summary")
     .option("--epochs <n>", "training epochs", intOption("--epochs", 1), 3)

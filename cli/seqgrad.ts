@@ -368,17 +368,18 @@ export const buildProgram = (): Command => {
 };
 
 /** True when this file is the program node was asked to run (directly, through tsx, or through a bin link). */
-const isMain = (): boolean => {
+/** True when the module at `moduleUrl` is the script node was started with (also through a bin symlink). */
+export const isMainModule = (moduleUrl: string): boolean => {
   const arg = process.argv[1];
   if (!arg) return false;
   try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+    return realpathSync(arg) === realpathSync(fileURLToPath(moduleUrl));
   } catch {
     return false;
   }
 };
 
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);
