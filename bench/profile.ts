@@ -23,9 +23,10 @@ const opts = new Command()
   .option("--steps <n>", "profiled training steps (after one warm-up step)", "4")
   .option("--api <api>", "library (cells, scan, sequenceLoss, sgd) | raw (raw ops)", "library")
   .option("--top <n>", "how many functions to list", "25")
+  .option("--callers <fn>", "also list the call paths (4 frames up) that spend self time in this function")
   .option("--child", "internal: run in the compiled copy", false)
   .parse()
-  .opts<{ cell: string; H: string; T: string; steps: string; api: string; top: string; child: boolean }>();
+  .opts<{ cell: string; H: string; T: string; steps: string; api: string; top: string; callers?: string; child: boolean }>();
 
 const workload: RnnLmWorkload = { kind: "rnnlm", cell: opts.cell as CellKind, V: 64, H: Number(opts.H), B: 32, T: Number(opts.T), lr: 1e-3 };
 
@@ -161,6 +162,18 @@ const analyze = (profile: CpuProfile, steps: number, top: number): void => {
   for (const [u, us] of [...backwardUnder].sort((a, b) => b[1] - a[1])) if (us / totalUs >= 0.002) console.log(`  ${ms(us)}  ${pct(us)}  ${u}`);
   console.log(`\ntop ${top} functions by self time (ms per step):`);
   for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${ms(us)}  ${pct(us)}  ${k}`);
+  if (opts.callers) {
+    const paths = new Map<string, number>();
+    for (const [id, us] of selfUs) {
+      if (byId.get(id)!.callFrame.functionName !== opts.callers) continue;
+      const chain: string[] = [];
+      for (let cur = parent.get(id); cur !== undefined && chain.length < 7; cur = parent.get(cur)) chain.push(key(byId.get(cur)!));
+      const k = chain.join(" < ");
+      paths.set(k, (paths.get(k) ?? 0) + us);
+    }
+    console.log(`\ncall paths into ${opts.callers} (ms per step of its self time):`);
+    for (const [k, us] of [...paths].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${ms(us)}  ${pct(us)}  ${k}`);
+  }
 };
 
 const post = <R>(session: Session, method: string, params: object = {}): Promise<R> =>
