@@ -31,7 +31,7 @@ const program = new Command()
   .option("--out <file>", "where to write the JSON results", "bench/results/latest.json")
   .option("--rounds <n>", "interleaved rounds per case (default 5, 2 with --quick)")
   .option("--hidden <list>", "comma-separated hidden sizes to keep among the recurrent cases (e.g. 512)")
-  .option("--peers <list>", "comma-separated subset of: seqgrad,seqgrad-1t,seqgrad-raw,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
+  .option("--peers <list>", "comma-separated subset of: seqgrad,seqgrad-1t,seqgrad-1t-fma,seqgrad-raw,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
   .parse();
 const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string; hidden?: string }>();
 if (opts.only !== undefined && !["matmul", "lstm", "gru", "rnn", "gradcheck"].includes(opts.only)) {
@@ -44,10 +44,17 @@ const rounds = opts.rounds !== undefined ? Math.max(1, Number.parseInt(opts.roun
 
 // ---- the cases -----------------------------------------------------------------------------------------------
 
-type Impl = "seqgrad" | "seqgrad-1t" | "seqgrad-raw" | "tfjs-wasm" | "tfjs-wasm-layers" | "tfjs-cpu" | "jax-wasm" | "torch-1t" | "torch-2t";
-const ALL_IMPLS: readonly Impl[] = ["seqgrad", "seqgrad-1t", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"];
-/** seqgrad as a user runs it (default threads), with its matmuls on one thread, and the raw-op model. */
-const SEQGRAD: readonly Impl[] = ["seqgrad", "seqgrad-1t", "seqgrad-raw"];
+type Impl = "seqgrad" | "seqgrad-1t" | "seqgrad-1t-fma" | "seqgrad-raw" | "tfjs-wasm" | "tfjs-wasm-layers" | "tfjs-cpu" | "jax-wasm" | "torch-1t" | "torch-2t";
+const ALL_IMPLS: readonly Impl[] = ["seqgrad", "seqgrad-1t", "seqgrad-1t-fma", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"];
+/**
+ * seqgrad as a user runs it (default threads), with its matmuls on one thread, the same on one thread with
+ * WebAssembly relaxed SIMD switched on (`--experimental-wasm-relaxed-simd`: Node 20 has it behind that flag,
+ * Node 22+ and current browsers by default, so the kernels load their fused multiply-add build), and the
+ * raw-op model.
+ */
+const SEQGRAD: readonly Impl[] = ["seqgrad", "seqgrad-1t", "seqgrad-1t-fma", "seqgrad-raw"];
+/** Node flags of the relaxed-SIMD variant (none needed where the engine ships relaxed SIMD by default). */
+const FMA_FLAGS = ["--experimental-wasm-relaxed-simd"];
 const isSeqgrad = (i: Impl): boolean => SEQGRAD.includes(i);
 
 interface Case {
@@ -76,12 +83,12 @@ const GROUPS: Group[] = [
     name: "matmul",
     cases: matmulSizes.map(([M, K, N]) => ({
       workload: { kind: "matmul", M, K, N },
-      impls: ["seqgrad", "seqgrad-1t", "tfjs-wasm", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"],
+      impls: ["seqgrad", "seqgrad-1t", "seqgrad-1t-fma", "tfjs-wasm", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"],
       target: quick ? 0.2 : 0.5,
       rounds,
     })),
   },
-  { name: "lstm", cases: [lm("lstm", 128, ["seqgrad", "seqgrad-1t", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"])] },
+  { name: "lstm", cases: [lm("lstm", 128, ["seqgrad", "seqgrad-1t", "seqgrad-1t-fma", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"])] },
   ...(quick ? [] : [
     { name: "lstm", cases: [lm("lstm", 256, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"])] },
     { name: "lstm", cases: [lm("lstm", 512, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"], Math.min(rounds, 3))] },
@@ -170,8 +177,9 @@ const spawnChild = (impl: Impl): Child => {
     const proc = spawn(PYTHON, [path.join(here, "torch_bench.py"), "--threads", threads], { env, stdio: ["pipe", "pipe", "pipe"] });
     return new Child(impl, proc, readline.createInterface({ input: proc.stdout! }));
   }
-  const env: NodeJS.ProcessEnv = impl === "seqgrad-1t" ? { ...process.env, SEQGRAD_THREADS: "1" } : process.env;
-  const proc = fork(path.join(here, "worker.ts"), [impl], { execArgv: ["--import", tsxLoader], stdio: ["ignore", "pipe", "pipe", "ipc"], env });
+  const env: NodeJS.ProcessEnv = impl.startsWith("seqgrad-1t") ? { ...process.env, SEQGRAD_THREADS: "1" } : process.env;
+  const flags = impl === "seqgrad-1t-fma" ? FMA_FLAGS : [];
+  const proc = fork(path.join(here, "worker.ts"), [impl], { execArgv: [...flags, "--import", tsxLoader], stdio: ["ignore", "pipe", "pipe", "ipc"], env });
   return new Child(impl, proc, null);
 };
 

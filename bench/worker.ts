@@ -8,8 +8,8 @@ import type { Peer, Reply, Request, Runner } from "./common.js";
 const impl = process.argv[2] ?? "";
 
 const loadPeer = async (name: string): Promise<{ peer: Peer; info: Record<string, string> }> => {
-  if (name === "seqgrad" || name === "seqgrad-1t" || name === "seqgrad-raw") {
-    // seqgrad-1t is seqgrad with SEQGRAD_THREADS=1 in its environment (set by run.ts)
+  if (name === "seqgrad" || name === "seqgrad-1t" || name === "seqgrad-1t-fma" || name === "seqgrad-raw") {
+    // seqgrad-1t is seqgrad with SEQGRAD_THREADS=1 in its environment, seqgrad-1t-fma also with relaxed SIMD on (both set by run.ts)
     const m = await import("./peers/seqgrad.js");
     return { peer: name === "seqgrad-raw" ? m.seqgradRawPeer : m.seqgradPeer, info: m.seqgradInfo() };
   }

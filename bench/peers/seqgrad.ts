@@ -20,7 +20,7 @@ import { scan } from "../../layers/scan.js";
 import { sequenceLoss } from "../../layers/losses.js";
 import { sgd } from "../../layers/optimizers.js";
 import { checkGrad } from "../../proofs/checkGrad.js";
-import { getKernelBackend, getKernelThreads, wasmAvailable } from "../../core/wasm/backend.js";
+import { getKernelBackend, getKernelThreads, wasmAvailable, wasmFusedMultiplyAdd } from "../../core/wasm/backend.js";
 import {
   gatesOf, gradcheckData, lmData, lmWeights, matmulOperands, transpose2d,
   type CellKind, type Flat, type GradcheckWorkload, type MatmulWorkload, type Peer, type RnnLmWorkload, type Runner,
@@ -236,5 +236,7 @@ export const seqgradInfo = (): Record<string, string> => ({
   kernels: getKernelBackend(),
   wasmLoaded: String(wasmAvailable()),
   matmulThreads: String(getKernelThreads()),
+  fusedMultiplyAdd: String(wasmFusedMultiplyAdd()),
+  nodeFlags: process.execArgv.filter((f) => f.startsWith("--") && f !== "--import" && !f.includes("tsx")).join(" ") || "none",
   SEQGRAD_THREADS: process.env.SEQGRAD_THREADS ?? "unset",
 });
