@@ -11,6 +11,7 @@ import { add, clip, maximum, mul, sub, where } from "../autograd/primitives/bina
 import { logSoftmax, mean, sum } from "../autograd/primitives/reduce.js";
 import { expandDims } from "../autograd/primitives/shape.js";
 import { expectTensor } from "../autograd/primitives/operand.js";
+import { softmaxCrossEntropyIndices } from "../autograd/primitives/fused.js";
 
 /** Class indices (integers) or a probability distribution: a Tensor, an Int32Array or nested arrays of numbers. */
 export type LossTargets = Tensor | Int32Array | NestedArray | readonly unknown[];
@@ -56,13 +57,6 @@ const classIndices = (op: string, targets: unknown, depth: number, shape: Shape,
   return idx;
 };
 
-/** A constant one-hot tensor `[...shape, depth]`; rows with index -1 are all zeros. */
-const oneHotOf = (idx: Int32Array, shape: Shape, depth: number, dtype: DType): Tensor => {
-  const d = allocData(dtype, idx.length * depth);
-  for (let i = 0; i < idx.length; i++) if (idx[i]! >= 0) d[i * depth + idx[i]!] = 1;
-  return fromData(d, [...shape, depth], dtype);
-};
-
 /** Probability targets as a tensor in the logits' dtype (targets are data: they are cast, not rejected). */
 const asDistribution = (t: Tensor, dtype: DType): Tensor => (t.dtype === dtype ? t : cast(t, dtype));
 
@@ -85,14 +79,18 @@ const checkLogits = (op: string, logits: unknown): Tensor => {
   return z;
 };
 
-/** Cross-entropy per row, `-Σ_k y_k log softmax(z)_k`; `keep` (flat 0/1 over rows) marks rows whose indices are ignored. */
+/**
+ * Cross-entropy per row, `-Σ_k y_k log softmax(z)_k`; `keep` (flat 0/1 over rows) marks rows whose indices are ignored.
+ * Class indices take the fused primitive (`logSumExp(z) - z_y`, one pass forward and one backward, ignored rows 0 with
+ * gradient exactly 0); it equals the composed one-hot form to rounding (`tests/layers/losses.test.ts`).
+ */
 const crossEntropy = (op: string, z: Tensor, targets: LossTargets, keep?: ArrayLike<number>): Tensor => {
+  if (isDistribution(targets, z.shape)) {
+    const y = asDistribution(isTensor(targets) ? targets : tensor(targets as NestedArray, { dtype: z.dtype }), z.dtype);
+    return neg(sum(mul(y, logSoftmax(z, -1)), -1));
+  }
   const V = z.shape[z.shape.length - 1]!;
-  const lead = z.shape.slice(0, -1);
-  const y = isDistribution(targets, z.shape)
-    ? asDistribution(isTensor(targets) ? targets : tensor(targets as NestedArray, { dtype: z.dtype }), z.dtype)
-    : oneHotOf(classIndices(op, targets, V, lead, keep), lead, V, z.dtype);
-  return neg(sum(mul(y, logSoftmax(z, -1)), -1));
+  return softmaxCrossEntropyIndices(z, classIndices(op, targets, V, z.shape.slice(0, -1), keep));
 };
 
 /**
@@ -173,6 +171,7 @@ export const sequenceLoss = (logits: Tensor, targets: LossTargets, mask?: Tensor
     const mt = fromData(m, tb, z.dtype);
     // Zero the logits of padded steps first (where, not mul: no 0·NaN), so their gradient is exactly 0 even if they are not finite;
     // targets of padded steps are ignored, so any placeholder index is fine there.
+    // (The outer where is for distribution targets: index targets of padded steps are ignored rows, already 0.)
     const zm = where(expandDims(mt, -1), z, 0);
     perStep = where(mt, crossEntropy(op, zm, targets, m), 0);
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { tensor, type Tensor } from "../../core/tensor.js";
 import { ArgumentError, ShapeError } from "../../core/errors.js";
-import { grad, slice, sum } from "../../autograd/index.js";
+import { expandDims, grad, logSoftmax, mul, neg, slice, sum, valueAndGrad, where } from "../../autograd/index.js";
 import { binaryCrossEntropy, sequenceLoss, softmaxCrossEntropy } from "../../layers/losses.js";
 import { checkGrad, formatReport } from "../../proofs/checkGrad.js";
 
@@ -217,6 +217,45 @@ describe("sequenceLoss", () => {
     const z0 = f64(Z.map((row) => [row[0]!]));
     const g0 = grad((z: Tensor) => sequenceLoss(z, Y.map((r) => [r[0]!]), undefined, { reduction: "sum" }))(z0).toArray() as number[][][];
     g0.forEach((row, t) => row[0]!.forEach((v, k) => expect(gBatch[t]![0]![k]).toBeCloseTo(v, 14)));
+  });
+
+  it("equals the composed one-hot form (log-softmax, mul, sum, neg) in value and gradient, masked rows included", () => {
+    // The index path runs the fused softmax cross-entropy; the reference below is the form it replaced, from plain ops.
+    const composed = (z: Tensor, y: number[][], mask: number[][]): Tensor => {
+      const [T, B, V] = z.shape as [number, number, number];
+      const oh = y.flatMap((row, t) => row.flatMap((c, b) => Array.from({ length: V }, (_, k) => (mask[t]![b] && k === c ? 1 : 0))));
+      const m = f64(mask);
+      const zm = where(expandDims(m, -1), z, 0);
+      const perStep = where(m, neg(sum(mul(tensor(oh, { shape: [T, B, V], dtype: "float64" }), logSoftmax(zm, -1)), -1)), 0);
+      return sum(sum(perStep, 0));
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (T, B, V, seed) => {
+        let s = seed >>> 0;
+        const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+        const mask = Array.from({ length: T }, () => Array.from({ length: B }, () => (rand() < 0.3 ? 0 : 1)));
+        // padded steps hold non-finite logits and out-of-range placeholder targets
+        const zs = mask.map((row) => row.map((m) => Array.from({ length: V }, (_, k) => (m ? 10 * rand() - 5 : [NaN, Infinity, -Infinity][k % 3]!))));
+        const y = mask.map((row) => row.map((m) => (m ? Math.floor(rand() * V) : -7)));
+        const [v, g] = valueAndGrad((z: Tensor) => sequenceLoss(z, y, mask, { reduction: "sum" }))(f64(zs));
+        const [vr, gr] = valueAndGrad((z: Tensor) => composed(z, y, mask))(f64(zs));
+        // both are logSumExp(z) - z_y per row in float64, summed: they agree to a few ulp of the total
+        expect(Math.abs(v.item() - vr.item())).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(vr.item())));
+        const ga = flat(g), gra = flat(gr);
+        ga.forEach((x, i) => expect(Math.abs(x - gra[i]!)).toBeLessThanOrEqual(1e-14));
+        // masked rows: exactly zero gradient, not merely small
+        mask.flat().forEach((m, r) => m || ga.slice(r * V, (r + 1) * V).forEach((x) => expect(x).toBe(0)));
+        // no mask: the same comparison with every row kept
+        const all = mask.map((row) => row.map(() => 1)), zf = zs.map((row) => row.map((r) => r.map((x) => (Number.isFinite(x) ? x : 0.5))));
+        const yf = y.map((row) => row.map((c) => (c < 0 ? 0 : c)));
+        const [v2, g2] = valueAndGrad((z: Tensor) => sequenceLoss(z, yf, undefined, { reduction: "sum" }))(f64(zf));
+        const [v2r, g2r] = valueAndGrad((z: Tensor) => composed(z, yf, all))(f64(zf));
+        expect(Math.abs(v2.item() - v2r.item())).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(v2r.item())));
+        const g2a = flat(g2r);
+        flat(g2).forEach((x, i) => expect(Math.abs(x - g2a[i]!)).toBeLessThanOrEqual(1e-14));
+      }),
+      { numRuns: 60, seed: 4321 },
+    );
   });
 
   it("agrees with central finite differences in float64 with a mask", () => {
