@@ -454,13 +454,16 @@ export function scatterAdd(dy: Data, shape: Shape, idx: Int32Array, axis: number
  * Batched matmul C[b] = A[aBatch[b]] @ B[bBatch[b]] with A [..., M, K], B [..., K, N]; `aBatch`/`bBatch`
  * map each output batch to its operand batches (broadcasting). Runs the WebAssembly SIMD kernel when it
  * is loaded and the problem is big enough to pay for copying (see core/wasm/backend.ts), else matmulRef.
+ * `reuseB`: `b` is an immutable operand cached by the caller and passed again (a weight at every time
+ * step), which the WebAssembly kernel may keep packed between calls; never set it for a buffer that is
+ * written afterwards.
  */
 export function matmul(
   a: Data, b: Data, M: number, K: number, N: number,
-  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType,
+  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType, reuseB = false,
 ): Data {
   if (matmulPrefersWasm(batches * M * K * N)) {
-    const c = matmulWasm(a, b, M, K, N, batches, aBatch, bBatch, dtype);
+    const c = matmulWasm(a, b, M, K, N, batches, aBatch, bBatch, dtype, reuseB);
     if (c) return c;
   }
   return matmulRef(a, b, M, K, N, batches, aBatch, bBatch, dtype);

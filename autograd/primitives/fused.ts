@@ -126,7 +126,8 @@ const helperRules = {
     name: "matmulColumns",
     forward: ([dz, W], { c0, c1 }) => {
       const [B, N] = dims(dz!), dt = dz!.dtype;
-      return fromData(K.matmul(dataOf(dz!), columnsOf(W!, c0, c1), B, N, c1 - c0, 1, ONE_BATCH, ONE_BATCH, dt), [B, c1 - c0], dt);
+      // columnsOf's data is immutable and the same object at every step: the kernel may keep it packed
+      return fromData(K.matmul(dataOf(dz!), columnsOf(W!, c0, c1), B, N, c1 - c0, 1, ONE_BATCH, ONE_BATCH, dt, true), [B, c1 - c0], dt);
     },
     vjp: (g, [dz, W], _y, { c0, c1 }, n) => {
       const [N, Kd] = dims(W!);
@@ -159,7 +160,8 @@ export const fusedRules = {
       const W = xs[parts]!, b = xs[parts + 1]!, B = xs[0]!.shape[0]!, N = W.shape[0]!, Kd = W.shape[1]!, dt = W.dtype;
       // [v | 1] [Wᵀ; b]: the bias rides in the product as one more inner row, no separate pass over the output
       const v1 = F.rowsWithOne(xs.slice(0, parts).map(dataOf), xs.slice(0, parts).map((x) => x.shape[1]!), B, dt);
-      let c = K.matmul(v1, biasedTranspose(W, b), B, Kd + 1, N, 1, ONE_BATCH, ONE_BATCH, dt);
+      // biasedTranspose's data is cached and never written: the kernel may keep it packed across steps
+      let c = K.matmul(v1, biasedTranspose(W, b), B, Kd + 1, N, 1, ONE_BATCH, ONE_BATCH, dt, true);
       if (activation === "tanh") c = F.activate("tanh", c, dt);
       else if (activation === "relu") F.reluInPlace(c);
       return fromData(c, [B, N], dt);

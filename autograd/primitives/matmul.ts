@@ -72,9 +72,11 @@ export const matmulRules = {
       // zero-size output: skip the batch maps, which would be as long as a possibly huge batch count
       if (batches * M * N === 0) return fromData(allocData(a!.dtype, 0), [...outB, M, N], a!.dtype);
       const A = transA ? swappedData(a!, false) : dataOf(a!);
-      // a transposed 2-D B is almost always a weight reused at every time step: keep its transpose
-      const B = transB ? swappedData(b!, b!.shape.length === 2) : dataOf(b!);
-      const data = K.matmul(A, B, M, Kd, N, batches, batchMap(outB, aB), batchMap(outB, bB), a!.dtype);
+      // a 2-D B is almost always a weight reused at every time step: keep its transpose, and let the kernel
+      // keep it packed (a tensor's data and the cached transpose are immutable, so that is sound)
+      const keepB = b!.shape.length === 2;
+      const B = transB ? swappedData(b!, keepB) : dataOf(b!);
+      const data = K.matmul(A, B, M, Kd, N, batches, batchMap(outB, aB), batchMap(outB, bB), a!.dtype, keepB);
       return fromData(data, [...outB, M, N], a!.dtype);
     },
     vjp: (dy, [a, b], _y, { transA, transB }, n) => {

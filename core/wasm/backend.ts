@@ -1,7 +1,11 @@
 /**
  * Loads the WebAssembly SIMD kernels (core/wasm/kernels.as, embedded base64 in kernels.generated.ts)
  * and runs them on typed arrays: operands are copied into the module's linear memory, the kernel
- * runs, and the result is copied out into a fresh typed array the caller owns.
+ * runs, and the result is copied out into a fresh typed array the caller owns. A float32 B operand the
+ * caller marks as reused (`reuseB`: an immutable weight operand passed again at every time step) is the
+ * exception: it is packed into micro-panels once, kept in a resident region of linear memory keyed by
+ * the identity of its array, and later calls with the same array skip both the copy and the packing
+ * (WASM_RESIDENT_BYTES; the region is emptied when full). Results are bit-for-bit those of packing anew.
  *
  * Loading is synchronous on first use (`new WebAssembly.Module`), which Node always allows. Browsers
  * refuse synchronous compilation of modules over 4 KB on the main thread; the plain single-thread module
@@ -26,7 +30,7 @@ import {
 
 type PartFn = (
   a: number, b: number, c: number, M: number, K: number, N: number, batches: number,
-  aMap: number, bMap: number, work: number, i0: number, i1: number, j0: number, j1: number,
+  aMap: number, bMap: number, work: number, i0: number, i1: number, j0: number, j1: number, packedB: number,
 ) => void;
 
 interface KernelExports {
@@ -34,7 +38,9 @@ interface KernelExports {
   workBytesF32(): number;
   workBytesF64(): number;
   matmulPartF32: PartFn;
+  /** Takes no packedB (float64 always packs B itself); an extra argument is ignored. */
   matmulPartF64: PartFn;
+  packB32(dst: number, b: number, ldb: number, kc: number, nc: number): void;
 }
 
 /** A loaded module: its exports, its memory, and (shared memory only) a helper thread once started. */
@@ -302,7 +308,7 @@ function ensureMemory(e: Engine, bytes: number): boolean {
 
 // Control block (a SharedArrayBuffer): Int32 [0] job number posted, [1] job number finished, [2] 1 if
 // the finished job threw, [3] 1 once the helper has instantiated the module; Float64 [2..16] the job:
-// dtype bits, then matmulPart's 14 arguments.
+// dtype bits, then matmulPart's 15 arguments.
 const CTRL_POSTED = 0;
 const CTRL_DONE = 1;
 const CTRL_FAILED = 2;
@@ -325,7 +331,7 @@ for (;;) {
   seen = Atomics.load(c, 0);
   let failed = 0;
   try {
-    (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14]);
+    (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
   } catch (e) {
     failed = 1;
   }
@@ -435,6 +441,73 @@ export function resetSplitJudgement(): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Packed B operands kept in linear memory across calls
+//
+// An LSTM step multiplies by the same weight operand (one Data array cached per weight tensor) at every
+// time step. The caller says so with `reuseB`; the first such call packs B into micro-panels in a
+// resident region of linear memory, and later calls with the same Data object (and the same engine,
+// shape and region epoch) run on those panels without copying or packing B again. Keying on the
+// object is sound only because such operands are never written after they are made (tensors and the
+// arrays cached from them are immutable); callers must not pass `reuseB` for anything else.
+//
+// Layout from heapBase: two work areas (this thread's, the helper's), the resident region, then the
+// per-call buffers (A, B, C, batch maps). The helper only reads the region, and only during a call, so
+// nothing it does overlaps a write here. A full region is emptied at once (a new epoch): a training step
+// packs each weight operand once, so the next ones start over.
+
+/** Bytes of linear memory kept for packed, reused B operands (float32); larger operands are not kept. */
+export const WASM_RESIDENT_BYTES = 4 << 20;
+/** float32 micro-panel width and K block of kernels.as (NR32, KC32); a packed K block pc starts pc·(N + 11) floats in. */
+const NR32 = 12;
+const KC32 = 256;
+
+interface Resident {
+  readonly engine: Engine;
+  readonly epoch: number;
+  readonly ptr: number;
+  readonly K: number;
+  readonly N: number;
+}
+const resident = new WeakMap<Data, Resident>();
+let residentEngine: Engine | null = null;
+let residentEpoch = 0;
+let residentUsed = 0;
+let residentHits = 0;
+let residentPacks = 0;
+
+/** How many float32 matmuls ran on resident packed B panels (hits) and how many packed one there (for tests and benchmarks). */
+export function wasmResidentStats(): { hits: number; packs: number; bytesUsed: number } {
+  return { hits: residentHits, packs: residentPacks, bytesUsed: residentUsed };
+}
+
+/** Empties the resident region (every later call packs its B again); for tests and benchmarks. */
+export function resetWasmResident(): void {
+  residentEpoch++;
+  residentUsed = 0;
+}
+
+const packedBytes = (K: number, N: number): number => alignUp(K * (N + NR32 - 1) * 4);
+
+/** The resident panels of b [K, N] in engine e, or undefined. */
+function residentOf(e: Engine, b: Data, K: number, N: number): Resident | undefined {
+  const r = resident.get(b);
+  return r !== undefined && r.engine === e && r.epoch === residentEpoch && r.K === K && r.N === N ? r : undefined;
+}
+
+/** Where in the region to pack K x N panels now (starting a new epoch when full), or -1 when they cannot be kept. */
+function residentSlot(e: Engine, base: number, K: number, N: number): number {
+  const bytes = packedBytes(K, N);
+  if (bytes > WASM_RESIDENT_BYTES) return -1;
+  if (residentEngine !== e || residentUsed + bytes > WASM_RESIDENT_BYTES) {
+    residentEngine = e;
+    resetWasmResident();
+  }
+  const ptr = base + residentUsed;
+  residentUsed += bytes;
+  return ptr;
+}
+
+// ---------------------------------------------------------------------------------------------
 // matmul
 
 /** Whether batch b uses A batch b and every batch the same B batch, with A's batches starting at 0. */
@@ -446,37 +519,54 @@ function foldsIntoRows(aBatch: Int32Array, bBatch: Int32Array, batches: number):
 
 /**
  * Batched matmul C[b] = A[aBatch[b]] @ B[bBatch[b]] in WebAssembly (A [*, M, K], B [*, K, N], row-major);
- * returns null when the kernels are unavailable or the problem does not fit in linear memory.
+ * returns null when the kernels are unavailable or the problem does not fit in linear memory. `reuseB`:
+ * the caller promises `b` is never written again and will be passed again (a cached weight operand), so
+ * a float32 B of one [K, N] matrix is packed once into resident memory and reused by later calls.
  */
 export function matmulWasm(
   a: Data, b: Data, M: number, K: number, N: number,
-  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType,
+  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType, reuseB = false,
 ): Data | null {
   const e = load();
   if (!e) return null;
   const { k } = e;
   const f32 = dtype === "float32";
+  const cLen = batches * M * N;
+  // An empty sum: the kernels take K > 0.
+  if (K === 0) return f32 ? new Float32Array(cLen) : new Float64Array(cLen);
   const bytesPer = f32 ? 4 : 8;
-  const workBytes = f32 ? k.workBytesF32() : k.workBytesF64();
+  const workBytes = Math.max(k.workBytesF32(), k.workBytesF64());
   const split = e.shared && getKernelThreads() === 2 && batches * M * K * N >= splitMinWork && splitPays();
   const work0 = alignUp(k.heapBase());
   const work1 = alignUp(work0 + workBytes);
-  const aPtr = alignUp(split ? work1 + workBytes : work0 + workBytes);
+  const region = alignUp(work1 + workBytes);
+  const keep = reuseB && f32 && b.length === K * N && M > 0 && N > 0;
+  const hit = keep ? residentOf(e, b, K, N) : undefined;
+  const aPtr = alignUp(region + WASM_RESIDENT_BYTES);
   const bPtr = alignUp(aPtr + a.length * bytesPer);
-  const cPtr = alignUp(bPtr + b.length * bytesPer);
-  const cLen = batches * M * N;
+  const cPtr = alignUp(bPtr + (hit ? 0 : b.length * bytesPer));
   const aMapPtr = alignUp(cPtr + cLen * bytesPer);
   const bMapPtr = alignUp(aMapPtr + batches * 4);
   const end = bMapPtr + batches * 4;
   if (!ensureMemory(e, end)) return null;
   const buf = e.memory.buffer;
+  let packed = hit?.ptr ?? 0;
   if (f32) {
     new Float32Array(buf, aPtr, a.length).set(a);
-    new Float32Array(buf, bPtr, b.length).set(b);
+    if (!hit) new Float32Array(buf, bPtr, b.length).set(b);
   } else {
     new Float64Array(buf, aPtr, a.length).set(a);
     new Float64Array(buf, bPtr, b.length).set(b);
   }
+  if (keep && !hit) {
+    const ptr = residentSlot(e, region, K, N);
+    if (ptr >= 0) {
+      for (let pc = 0; pc < K; pc += KC32) k.packB32(ptr + pc * (N + NR32 - 1) * 4, bPtr + pc * N * 4, N, Math.min(KC32, K - pc), N);
+      resident.set(b, { engine: e, epoch: residentEpoch, ptr, K, N });
+      residentPacks++;
+      packed = ptr;
+    }
+  } else if (hit) residentHits++;
   new Int32Array(buf, aMapPtr, batches).set(aBatch.subarray(0, batches));
   new Int32Array(buf, bMapPtr, batches).set(bBatch.subarray(0, batches));
   // [..., M, K] @ [K, N] (every batch of A, in order, against one B) is one [batches·M, K] @ [K, N]:
@@ -492,25 +582,26 @@ export function matmulWasm(
   const helper = split ? helperOf(e) : null;
   if (helper && Atomics.load(helper.ctrl, CTRL_READY) === 1) {
     // Split the dimension whose other operand is cheaper to pack twice: columns re-pack A, rows re-pack B.
-    // Cut at a multiple of the micro-tile (12 or 6 columns, 4 rows) so neither half gains an edge tile.
+    // Cut at a multiple of the micro-tile (12 or 6 columns, 4 rows) so neither half gains an edge tile
+    // (and a column half of resident panels starts on a panel).
     const byCols = rows <= N;
-    const step = byCols ? (f32 ? 12 : 6) : 4;
+    const step = byCols ? (f32 ? NR32 : 6) : 4;
     const extent = byCols ? N : rows;
     const cut = Math.min(extent, Math.max(step, Math.round(extent / 2 / step) * step));
     const [mine, theirs] = byCols
       ? [[0, rows, 0, cut], [0, rows, cut, N]]
       : [[0, cut, 0, N], [cut, rows, 0, N]];
     const common = [aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr] as const;
-    postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!]);
+    postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!, packed]);
     splits++;
     const t0 = now();
-    part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!);
+    part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!, packed);
     const t1 = now();
     // If the helper failed or timed out, its part is computed here, in this thread's own work area.
-    if (!awaitPart(e, helper)) part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!);
+    if (!awaitPart(e, helper)) part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!, packed);
     judgeSplit(t1 - t0, now() - t1);
   } else {
-    part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N);
+    part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed);
   }
   return f32 ? new Float32Array(buf, cPtr, cLen).slice() : new Float64Array(buf, cPtr, cLen).slice();
 }

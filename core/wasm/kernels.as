@@ -12,6 +12,12 @@
 // of C in 12 vector accumulators, broadcasting one A value against the three vectors of one B row
 // per step. Edge tiles are zero-padded when packed and go through a scratch tile, so any M, K, N works.
 //
+// Packed B ahead (float32): the host can pack a whole B once with packB32 (one call per KC-deep block)
+// into memory it keeps, and pass that to matmulPartF32 as packedB; gemm32 then takes its micro-panels
+// from there instead of packing B itself. They are the very panels it would have packed, consumed in the
+// same order, so every sum is the same bit for bit. core/wasm/backend.ts keeps the weight operand of a
+// recurrent step packed this way across the time steps (and the two threads both read it).
+//
 // Registers: V8 allocates 15 vector registers on x64 (one more is its scratch). 12 accumulators, the
 // broadcast A value and one product temporary leave room for one B vector only, so the kernels keep
 // b0 and reload the other two B vectors from L1 for every row; keeping all three would spill an
@@ -124,9 +130,12 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32): void {
   }
 }
 
-// Packs rows [0, kc) x cols [0, nc) of B (row stride ldb elements) into NR32-wide micro-panels:
-// panel p holds, for each k, the NR32 values B[k, p*NR32 .. p*NR32+NR32-1], zero past column nc.
-function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
+/**
+ * Packs rows [0, kc) x cols [0, nc) of B (row stride ldb elements) into NR32-wide micro-panels: panel p
+ * holds, for each k, the NR32 values B[k, p*NR32 .. p*NR32+NR32-1], zero past column nc. The host packs
+ * a whole B [K, N] for matmulPartF32's packedB with one call per K block of KC32 = 256 rows (nc = N).
+ */
+export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
   const rowBytes = <usize>ldb << 2;
   for (let j0 = 0; j0 < nc; j0 += NR32) {
     const w = min(NR32, nc - j0);
@@ -151,22 +160,26 @@ function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
 }
 
 // Rows [i0, i1) x columns [j0, j1) of one matrix C[M,N] = A[M,K] @ B[K,N], all row-major and
-// contiguous; work holds workBytesF32() bytes.
-function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32): void {
+// contiguous, K > 0 (the host zero-fills C itself when K = 0); work holds workBytesF32() bytes.
+// packedB != 0: B is not read, its panels come ready from packedB instead of being packed here (j0 must
+// be a multiple of NR32), K block pc (KC32 rows, the last one shorter) laid out there by
+// packB32(packedB + 4 pc (N + 11), B + 4 pc N, N, kc, N).
+function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32, packedB: usize): void {
   const ldcBytes = <usize>N << 2;
-  if (K == 0) {
-    for (let i = i0; i < i1; i++) memory.fill(c + <usize>i * ldcBytes + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
-    return;
-  }
   const pa = work;
-  const pb = work + PACKA32_BYTES;
-  const tile = pb + PACKB32_BYTES;
+  const tile = work + PACKA32_BYTES + PACKB32_BYTES;
   for (let jc = j0; jc < j1; jc += NC32) {
     const nc = min(NC32, j1 - jc);
     for (let pc = 0; pc < K; pc += KC32) {
       const kc = min(KC32, K - pc);
       const acc = pc > 0;
-      packB32(pb, b + ((<usize>pc * <usize>N + <usize>jc) << 2), N, kc, nc);
+      // The same panels either way: micro-panel jc / NR32 of K block pc (kc rows of NR32 values); packed
+      // ahead, K block pc starts pc * (N + 11) floats in, room for its ceil(N / 12) panels.
+      let pb = packedB + ((<usize>pc * <usize>(N + NR32 - 1) + <usize>jc * <usize>kc) << 2);
+      if (packedB == 0) {
+        pb = work + PACKA32_BYTES;
+        packB32(pb, b + ((<usize>pc * <usize>N + <usize>jc) << 2), N, kc, nc);
+      }
       for (let ic = i0; ic < i1; ic += MC32) {
         const mc = min(MC32, i1 - ic);
         packA32(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 2), K, mc, kc);
@@ -197,15 +210,16 @@ function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
 
 /**
  * Batched float32 matmul, rows [i0, i1) x columns [j0, j1) of it: for bt in [0, batches),
- * C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K], B [*, K, N], C [batches, M, N] row-major; aMap and
- * bMap are i32 arrays; work holds workBytesF32() bytes. The rest of C is untouched, so two threads
+ * C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K], B [*, K, N], C [batches, M, N] row-major, K > 0; aMap
+ * and bMap are i32 arrays; work holds workBytesF32() bytes. The rest of C is untouched, so two threads
  * sharing memory can each compute a part (each with its own work area); every entry is summed exactly
- * as in the whole product.
+ * as in the whole product. packedB != 0: B is not read, its panels are at packedB, laid out by packB32 as
+ * gemm32 describes (one B for every batch; j0 a multiple of 12): the same panels and so the same sums.
  */
 export function matmulPartF32(
   a: usize, b: usize, c: usize, M: i32, K: i32, N: i32,
   batches: i32, aMap: usize, bMap: usize, work: usize,
-  i0: i32, i1: i32, j0: i32, j1: i32,
+  i0: i32, i1: i32, j0: i32, j1: i32, packedB: usize,
 ): void {
   const aStride = <usize>M * <usize>K * 4;
   const bStride = <usize>K * <usize>N * 4;
@@ -213,7 +227,7 @@ export function matmulPartF32(
   for (let bt = 0; bt < batches; bt++) {
     const ai = <usize>load<i32>(aMap + (<usize>bt << 2));
     const bi = <usize>load<i32>(bMap + (<usize>bt << 2));
-    gemm32(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, K, N, work, i0, i1, j0, j1);
+    gemm32(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, K, N, work, i0, i1, j0, j1, packedB);
   }
 }
 
@@ -330,13 +344,9 @@ function packB64(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
 }
 
 // Rows [i0, i1) x columns [j0, j1) of one matrix C[M,N] = A[M,K] @ B[K,N], all row-major and
-// contiguous; work holds workBytesF64() bytes.
+// contiguous, K > 0 (the host zero-fills C itself when K = 0); work holds workBytesF64() bytes.
 function gemm64(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32): void {
   const ldcBytes = <usize>N << 3;
-  if (K == 0) {
-    for (let i = i0; i < i1; i++) memory.fill(c + <usize>i * ldcBytes + (<usize>j0 << 3), 0, <usize>(j1 - j0) << 3);
-    return;
-  }
   const pa = work;
   const pb = work + PACKA64_BYTES;
   const tile = pb + PACKB64_BYTES;
@@ -376,8 +386,8 @@ function gemm64(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
 
 /**
  * Batched float64 matmul, rows [i0, i1) x columns [j0, j1) of it: for bt in [0, batches),
- * C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K], B [*, K, N], C [batches, M, N] row-major; aMap and
- * bMap are i32 arrays; work holds workBytesF64() bytes. The rest of C is untouched, so two threads
+ * C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K], B [*, K, N], C [batches, M, N] row-major, K > 0; aMap
+ * and bMap are i32 arrays; work holds workBytesF64() bytes. The rest of C is untouched, so two threads
  * sharing memory can each compute a part (each with its own work area); every entry is summed exactly
  * as in the whole product.
  */

@@ -8,9 +8,9 @@ import {
   ELEMENTWISE_MAX_ULPS, ELEMENTWISE_WASM_MIN_SIZE, elementwiseWasmAvailable, unaryPrefersWasm, unaryWasm, type WasmUnaryOp,
 } from "../../core/wasm/elementwise.js";
 import {
-  getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, resetSplitJudgement, setKernelBackend,
-  setKernelThreads, wasmAvailable, wasmLoadError, wasmSplitCount, wasmThreadsAvailable, WASM_MATMUL_MIN_WORK,
-  WASM_SPLIT_MIN_WORK,
+  getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, resetSplitJudgement, resetWasmResident,
+  setKernelBackend, setKernelThreads, wasmAvailable, wasmLoadError, wasmResidentStats, wasmSplitCount, wasmThreadsAvailable,
+  WASM_MATMUL_MIN_WORK, WASM_RESIDENT_BYTES, WASM_SPLIT_MIN_WORK,
 } from "../../core/wasm/backend.js";
 import { KERNELS_SOURCE_SHA256 } from "../../core/wasm/kernels.generated.js";
 import { tensor, dataOf, type Data, type DType } from "../../core/tensor.js";
@@ -415,4 +415,126 @@ describe("WebAssembly float32 elementwise kernels", () => {
       );
     });
   }
+});
+
+describe("resident packed B operands (float32)", () => {
+  afterEach(() => {
+    setKernelThreads(2);
+  });
+
+  const one = new Int32Array(1);
+  /** C = A @ B once without reuse (B packed in the work area), then twice with reuse (packed into the region, then reused). */
+  function plainPackedReused(p: Problem, beforeEach = (): void => {}): { plain: Data; packed: Data; reused: Data; packs: number; hits: number } {
+    const run = (reuse: boolean): Data => {
+      beforeEach();
+      const c = matmulWasm(p.a, p.b, p.M, p.K, p.N, p.aBatch.length, p.aBatch, p.bBatch, "float32", reuse);
+      if (c === null) throw new Error("WebAssembly matmul declined");
+      return c;
+    };
+    const plain = run(false);
+    const s0 = wasmResidentStats();
+    const packed = run(true);
+    const reused = run(true);
+    const s1 = wasmResidentStats();
+    return { plain, packed, reused, packs: s1.packs - s0.packs, hits: s1.hits - s0.hits };
+  }
+
+  function expectSame(got: Data, want: Data, what: string): void {
+    const i = firstDifference(got, want);
+    expect(i, `${what}: entry ${i} is ${got[i]}, plain path gives ${want[i]}`).toBe(-1);
+  }
+
+  it("equal the plain path bit for bit over random shapes, edge sizes and batches", () => {
+    setKernelThreads(1);
+    const oneB = fc
+      .record({
+        M: dim, K: dim, N: dim, batches: fc.integer({ min: 1, max: 4 }), aCount: fc.integer({ min: 1, max: 3 }),
+        seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      })
+      .chain((r) => fc.record({ r: fc.constant(r), aMap: fc.array(fc.integer({ min: 0, max: r.aCount - 1 }), { minLength: r.batches, maxLength: r.batches }) }))
+      .map(({ r, aMap }) => problem("float32", r.M, r.K, r.N, aMap, aMap.map(() => 0), r.seed));
+    fc.assert(
+      fc.property(oneB, (p) => {
+        const { plain, packed, reused, packs, hits } = plainPackedReused(p);
+        expectSame(packed, plain, "first call (packs)");
+        expectSame(reused, plain, "second call (reuses)");
+        expect([packs, hits]).toEqual([1, 1]);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it("equal the plain path bit for bit across K blocks, column blocks and the LSTM step's shapes", () => {
+    setKernelThreads(1);
+    for (const [M, K, N, seed] of [[32, 129, 512, 3], [32, 128, 193, 5], [7, 257, 13, 7], [5, 513, 25, 9], [3, 300, 2040 + 13, 11], [121, 40, 11, 13], [1, 1, 1, 15]] as const) {
+      const { plain, packed, reused } = plainPackedReused(problem("float32", M, K, N, [0], [0], seed));
+      expectSame(packed, plain, `[${M},${K}]@[${K},${N}] packing`);
+      expectSame(reused, plain, `[${M},${K}]@[${K},${N}] reusing`);
+    }
+  });
+
+  it("give the one-thread plain result bit for bit when split across two threads by columns and by rows", () => {
+    expect(wasmThreadsAvailable()).toBe(true);
+    for (const p of [problem("float32", 40, 300, 130, [0], [0], 71), problem("float32", 301, 70, 50, [0], [0], 73), problem("float32", 11, 300, 80, [0, 1, 2, 3], [0, 0, 0, 0], 79)]) {
+      setKernelThreads(1);
+      const plain = runWasm(p, "float32");
+      setKernelThreads(2);
+      const before = wasmSplitCount();
+      // a split that did not pay (a busy machine) would make the next one back off
+      const { packed, reused } = plainPackedReused(p, resetSplitJudgement);
+      expect(wasmSplitCount()).toBe(before + 3);
+      expectSame(packed, plain, "split, packing");
+      expectSame(reused, plain, "split, reusing");
+    }
+  });
+
+  it("are never used for another operand: a different array, a modified copy, or the same array read as another shape", () => {
+    setKernelThreads(1);
+    const p = problem("float32", 9, 24, 30, [0], [0], 81);
+    const ref = (b: Data, K: number, N: number): Data => matmulWasm(p.a, b, p.M, K, N, 1, one, one, "float32")!;
+    const viaReuse = (b: Data, K: number, N: number): Data => matmulWasm(p.a, b, p.M, K, N, 1, one, one, "float32", true)!;
+    expectSame(viaReuse(p.b, 24, 30), ref(p.b, 24, 30), "original");
+    const modified = p.b.slice();
+    modified[17] = 5;
+    expectSame(viaReuse(modified, 24, 30), ref(modified, 24, 30), "modified copy");
+    const other = values(24 * 30, 83, "float32");
+    expectSame(viaReuse(other, 24, 30), ref(other, 24, 30), "other array");
+    // The same 720 values as [24, 30] and as [12, 60] (A then has 12 columns: its first 108 values).
+    const a12 = p.a.subarray(0, 9 * 12);
+    const c = matmulWasm(a12, p.b, 9, 12, 60, 1, one, one, "float32", true)!;
+    expectSame(c, matmulWasm(a12, p.b, 9, 12, 60, 1, one, one, "float32")!, "reshaped");
+    expectSame(viaReuse(p.b, 24, 30), ref(p.b, 24, 30), "original again");
+  });
+
+  it("are packed again after the region fills, and stay bit-equal to the plain path", () => {
+    setKernelThreads(1);
+    const K = 256, N = 500; // ~0.5 MB packed: about eight fit in the region
+    const bytes = K * (N + 11) * 4;
+    const count = Math.ceil(WASM_RESIDENT_BYTES / bytes) + 2;
+    const a = values(4 * K, 85, "float32");
+    const bs = Array.from({ length: count }, (_, i) => values(K * N, 100 + i, "float32"));
+    const plain = bs.map((b) => matmulWasm(a, b, 4, K, N, 1, one, one, "float32")!);
+    const s0 = wasmResidentStats();
+    for (let round = 0; round < 2; round++)
+      bs.forEach((b, i) => expectSame(matmulWasm(a, b, 4, K, N, 1, one, one, "float32", true)!, plain[i]!, `round ${round}, operand ${i}`));
+    const s1 = wasmResidentStats();
+    expect(s1.packs - s0.packs).toBe(2 * count); // cycling through more than fit: every call packs again
+    expect(s1.bytesUsed).toBeLessThanOrEqual(WASM_RESIDENT_BYTES);
+    // An operand bigger than the region is not kept, and still right.
+    const big = values(K * 4200, 87, "float32");
+    const s2 = wasmResidentStats();
+    expectSame(matmulWasm(a, big, 4, K, 4200, 1, one, one, "float32", true)!, matmulWasm(a, big, 4, K, 4200, 1, one, one, "float32")!, "too big to keep");
+    expect(wasmResidentStats().packs).toBe(s2.packs);
+    resetWasmResident();
+  });
+
+  it("are not used for float64 or for several B matrices, which stay exactly the reference", () => {
+    const s0 = wasmResidentStats();
+    expectAgrees({ ...problem("float64", 7, 30, 13, [0], [0], 89) }, "float64");
+    const p64 = problem("float64", 7, 30, 13, [0], [0], 89);
+    expect(firstDifference(matmulWasm(p64.a, p64.b, 7, 30, 13, 1, one, one, "float64", true)!, runRef(p64, "float64"))).toBe(-1);
+    const pb = problem("float32", 5, 20, 14, [0, 1], [1, 0], 91);
+    expectSame(matmulWasm(pb.a, pb.b, 5, 20, 14, 2, pb.aBatch, pb.bBatch, "float32", true)!, runWasm(pb, "float32"), "two B matrices");
+    expect(wasmResidentStats().packs).toBe(s0.packs);
+  });
 });
