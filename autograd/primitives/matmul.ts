@@ -108,6 +108,9 @@ export const matmulRules = {
       const M = as[0]!.shape[1]!, N = bs[0]!.shape[1]!, dt = as[0]!.dtype;
       const R = as.reduce((s, a) => s + a.shape[0]!, 0);
       if (M * N === 0) return fromData(allocData(dt, 0), [M, N], dt);
+      // a column on either side (a bias's dzᵀ 1): a weighted sum of rows, no concatenated copy, no product to pack
+      if (N === 1) return fromData(K.outerSumColumn(as.map(dataOf), bs.map(dataOf), M, dt), [M, N], dt);
+      if (M === 1) return fromData(K.outerSumColumn(bs.map(dataOf), as.map(dataOf), N, dt), [M, N], dt);
       const rows = (ts: readonly Tensor[], w: number) => (n === 1 ? dataOf(ts[0]!) : K.concat(ts.map(dataOf), ts.map((t) => t.shape), 0, [R, w], dt));
       // transpose whichever side moves fewer elements: the a's (R·M), or the b's and the result ((Bᵀ A)ᵀ, R·N + M·N)
       if (R * N + M * N >= R * M) return fromData(K.matmul(KF.transposeConcatRows(as.map(dataOf), M, dt), rows(bs, N), M, R, N, 1, ONE, ONE, dt), [M, N], dt);

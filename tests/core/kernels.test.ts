@@ -243,6 +243,33 @@ describe("reductions", () => {
     );
   });
 
+  it("sums over one axis in float64 in index order, bit for bit as the naive loop (inner sizes off the 4-wide blocks too)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 11 }), fc.constantFrom<DType>("float32", "float64"), (outer, n, inner, dtype) => {
+        const shape = [outer, n, inner], x = data(outer * n * inner, dtype);
+        const y = K.reduce("sum", x, shape, [1], dtype);
+        const ref = naive("sum", x, shape, [1]);
+        expect(Array.from(y)).toEqual(Array.from(dtype === "float32" ? Float32Array.from(ref) : ref));
+      }),
+      RUNS,
+    );
+  });
+
+  it("sums Σ_i a_iᵀ b_i for columns b_i (outerSumColumn) like the naive double loop, within 1e-13", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 11 }), (rows, M) => {
+        const as = rows.map((r) => data(r * M)), bs = rows.map((r) => data(r));
+        const y = K.outerSumColumn(as, bs, M, "float64");
+        const ref = new Float64Array(M);
+        rows.forEach((R, t) => {
+          for (let r = 0; r < R; r++) for (let m = 0; m < M; m++) ref[m] = ref[m]! + as[t]![r * M + m]! * bs[t]![r]!;
+        });
+        ref.forEach((v, m) => expect(Math.abs(y[m]! - v)).toBeLessThanOrEqual(1e-13 * (1 + Math.abs(v))));
+      }),
+      RUNS,
+    );
+  });
+
   it("returns a copy, never its input, when no axes are reduced", () => {
     const x = new Float64Array([1, 2]);
     const y = K.reduce("sum", x, [2], [], "float64");
