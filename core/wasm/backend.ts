@@ -455,8 +455,11 @@ export function resetSplitJudgement(): void {
 // nothing it does overlaps a write here. A full region is emptied at once (a new epoch): a training step
 // packs each weight operand once, so the next ones start over.
 
-/** Bytes of linear memory kept for packed, reused B operands (float32); larger operands are not kept. */
-export const WASM_RESIDENT_BYTES = 4 << 20;
+/**
+ * Bytes of linear memory kept for packed, reused B operands (float32); larger operands are not kept.
+ * 8 MiB holds one packed weight operand of an LSTM with H = 512 (4.7 MB forward, 4.3 MB backward).
+ */
+export const WASM_RESIDENT_BYTES = 8 << 20;
 /** float32 micro-panel width and K block of kernels.as (NR32, KC32); a packed K block pc starts pc·(N + 11) floats in. */
 const NR32 = 12;
 const KC32 = 256;

@@ -508,7 +508,7 @@ describe("resident packed B operands (float32)", () => {
 
   it("are packed again after the region fills, and stay bit-equal to the plain path", () => {
     setKernelThreads(1);
-    const K = 256, N = 500; // ~0.5 MB packed: about eight fit in the region
+    const K = 256, N = 500; // ~0.5 MB packed: WASM_RESIDENT_BYTES / 0.5 MB fit in the region
     const bytes = K * (N + 11) * 4;
     const count = Math.ceil(WASM_RESIDENT_BYTES / bytes) + 2;
     const a = values(4 * K, 85, "float32");
@@ -521,9 +521,10 @@ describe("resident packed B operands (float32)", () => {
     expect(s1.packs - s0.packs).toBe(2 * count); // cycling through more than fit: every call packs again
     expect(s1.bytesUsed).toBeLessThanOrEqual(WASM_RESIDENT_BYTES);
     // An operand bigger than the region is not kept, and still right.
-    const big = values(K * 4200, 87, "float32");
+    const wide = Math.ceil(WASM_RESIDENT_BYTES / (4 * K));
+    const big = values(K * wide, 87, "float32");
     const s2 = wasmResidentStats();
-    expectSame(matmulWasm(a, big, 4, K, 4200, 1, one, one, "float32", true)!, matmulWasm(a, big, 4, K, 4200, 1, one, one, "float32")!, "too big to keep");
+    expectSame(matmulWasm(a, big, 4, K, wide, 1, one, one, "float32", true)!, matmulWasm(a, big, 4, K, wide, 1, one, one, "float32")!, "too big to keep");
     expect(wasmResidentStats().packs).toBe(s2.packs);
     resetWasmResident();
   });
