@@ -6,10 +6,16 @@
  *
  * The forward kernels also return the gate activations (`acts`), so the backward kernels need no
  * transcendental function at all: every derivative is a polynomial in the saved activations.
+ *
+ * The `…Ts` loops are the reference. For float32 the LSTM and reset-after GRU steps (forward and backward)
+ * run as one call each into WebAssembly SIMD (core/wasm/elementwise.as) when chosen: they compute the same
+ * float64 expressions rounded once, with the WebAssembly exp/sigmoid/tanh, so they equal the reference loops
+ * on those activations bit for bit (tests/core/kernels-fused.test.ts). The minimal GRU and float64 always
+ * run the loops.
  */
 import { allocData, type Data, type DType } from "./tensor.js";
 import { getKernelBackend } from "./wasm/backend.js";
-import { unaryWasm } from "./wasm/elementwise.js";
+import { gruResetAfterBackwardWasm, gruResetAfterForwardWasm, lstmBackwardWasm, lstmForwardWasm, unaryWasm } from "./wasm/elementwise.js";
 
 /** Smallest float32 activation (elements) sent to the WebAssembly SIMD kernels under 'auto': below it the copies cost more. */
 export const WASM_ACTIVATION_MIN = 256;
@@ -48,8 +54,9 @@ function columns(x: Data, B: number, g: number, w: number, k: number, dtype: DTy
  * LSTM gates: z `[B, 4H]` (blocks u, f, c̃, o) and c_prev `[B, H]` give
  * `c = σ(z_u)·tanh(z_c̃) + σ(z_f)·c_prev`, `a = σ(z_o)·tanh(c)`, and for the backward pass the activations
  * `gates` `[B, 4H]` = Γu, Γf, c̃, Γo (the sigmoid of all four blocks with block c̃ overwritten) and `tc = tanh(c)`.
+ * The TypeScript reference loop (activations through `activate`); `lstmForward` picks it or the WebAssembly kernel.
  */
-export function lstmForward(z: Data, cPrev: Data, B: number, H: number, dtype: DType): { a: Data; c: Data; gates: Data; tc: Data } {
+export function lstmForwardTs(z: Data, cPrev: Data, B: number, H: number, dtype: DType): { a: Data; c: Data; gates: Data; tc: Data } {
   const a = allocData(dtype, B * H), c = allocData(dtype, B * H);
   const gates = activate("sigmoid", z, dtype); // fresh: ours to overwrite until wrapped
   const tz = activate("tanh", columns(z, B, 4, H, 2, dtype), dtype);
@@ -73,9 +80,9 @@ export function lstmForward(z: Data, cPrev: Data, B: number, H: number, dtype: D
 /**
  * Backward of `lstmForward` from the cotangents dA, dC `[B, H]`, the gates, tanh(c) and c_prev:
  * `dc = dC + dA·Γo·(1 - tanh²c)`, `dz = [dc·c̃·Γu(1-Γu), dc·c_prev·Γf(1-Γf), dc·Γu·(1-c̃²), dA·tanh(c)·Γo(1-Γo)]`,
- * `dc_prev = dc·Γf`.
+ * `dc_prev = dc·Γf`. The TypeScript reference loop; `lstmBackward` picks it or the WebAssembly kernel.
  */
-export function lstmBackward(dA: Data, dC: Data, gates: Data, tcs: Data, cPrev: Data, B: number, H: number, dtype: DType): { dz: Data; dcPrev: Data } {
+export function lstmBackwardTs(dA: Data, dC: Data, gates: Data, tcs: Data, cPrev: Data, B: number, H: number, dtype: DType): { dz: Data; dcPrev: Data } {
   const dz = allocData(dtype, B * 4 * H), dcPrev = allocData(dtype, B * H);
   for (let b = 0; b < B; b++) {
     const zr = b * 4 * H, r = b * H;
@@ -94,10 +101,55 @@ export function lstmBackward(dA: Data, dC: Data, gates: Data, tcs: Data, cPrev: 
 }
 
 /**
+ * Smallest float32 LSTM step (B·H elements) whose forward goes to the one-call WebAssembly kernel under 'auto'.
+ * Measured against the TypeScript step as 'auto' ran it before (CPU time, best of 15 interleaved batches on a
+ * busy 2-core VM): 0.5-0.6x at B·H = 1-2 (the call and copies dominate), even at 4, 1.1-1.5x at 8-32,
+ * 1.4-1.8x from 96 up (1.55x at B=32, H=128).
+ */
+export const WASM_LSTM_FORWARD_MIN = 8;
+/**
+ * The same for the backward, which has no transcendental function, so the TypeScript loop stays ahead
+ * longer: 0.1-0.5x at B·H <= 16, 0.8-0.95x at 32-96, 1.07x at 128, 1.5x at 256, 2.1x at B=32, H=128.
+ */
+export const WASM_LSTM_BACKWARD_MIN = 128;
+
+/** Whether a float32 cell kernel over B·H elements goes to WebAssembly under the current kernel choice (setKernelBackend). */
+function cellPrefersWasm(dtype: DType, BH: number, min: number): boolean {
+  if (dtype !== "float32") return false;
+  const backend = getKernelBackend();
+  return backend === "wasm" || (backend === "auto" && BH >= min);
+}
+
+/**
+ * LSTM gates as `lstmForwardTs` (same outputs and formulas): float32 runs the one-call WebAssembly SIMD kernel
+ * (bit for bit what lstmForwardTs computes with WebAssembly activations) when it is loaded and chosen.
+ */
+export function lstmForward(z: Data, cPrev: Data, B: number, H: number, dtype: DType): { a: Data; c: Data; gates: Data; tc: Data } {
+  if (cellPrefersWasm(dtype, B * H, WASM_LSTM_FORWARD_MIN) && z instanceof Float32Array && cPrev instanceof Float32Array) {
+    const r = lstmForwardWasm(z, cPrev, B, H);
+    if (r) return r;
+  }
+  return lstmForwardTs(z, cPrev, B, H, dtype);
+}
+
+/** Backward of `lstmForward`, as `lstmBackwardTs` (float32 through the one-call WebAssembly SIMD kernel when chosen, bit for bit equal). */
+export function lstmBackward(dA: Data, dC: Data, gates: Data, tcs: Data, cPrev: Data, B: number, H: number, dtype: DType): { dz: Data; dcPrev: Data } {
+  if (
+    cellPrefersWasm(dtype, B * H, WASM_LSTM_BACKWARD_MIN) &&
+    dA instanceof Float32Array && dC instanceof Float32Array && gates instanceof Float32Array && tcs instanceof Float32Array && cPrev instanceof Float32Array
+  ) {
+    const r = lstmBackwardWasm(dA, dC, gates, tcs, cPrev, B, H);
+    if (r) return r;
+  }
+  return lstmBackwardTs(dA, dC, gates, tcs, cPrev, B, H, dtype);
+}
+
+/**
  * GRU, PyTorch's reset-after form: zx = x W_xᵀ + b_x and za = a W_aᵀ + b_a `[B, 3H]` (blocks r, z, n), a `[B, H]`:
  * `r = σ(zx_r + za_r)`, `u = σ(zx_z + za_z)`, `n = tanh(zx_n + r·za_n)`, `a' = (1 - u)·n + u·a`; acts `[B, 3H]` = r, u, n.
+ * The TypeScript reference loop; `gruResetAfterForward` picks it or the WebAssembly kernel.
  */
-export function gruResetAfterForward(zx: Data, za: Data, a: Data, B: number, H: number, dtype: DType): { next: Data; acts: Data } {
+export function gruResetAfterForwardTs(zx: Data, za: Data, a: Data, B: number, H: number, dtype: DType): { next: Data; acts: Data } {
   const next = allocData(dtype, B * H), acts = allocData(dtype, B * 3 * H);
   const pre = allocData(dtype, B * 2 * H); // zx + za for the r and z blocks
   for (let b = 0; b < B; b++)
@@ -123,8 +175,9 @@ export function gruResetAfterForward(zx: Data, za: Data, a: Data, B: number, H: 
 /**
  * Backward of `gruResetAfterForward` from dA' `[B, H]`: with dn = dA'(1-u)(1-n²) and dr = dn·za_n·r(1-r),
  * du = dA'(a - n)u(1-u): `dzx = [dr, du, dn]`, `dza = [dr, du, dn·r]`, `da = dA'·u`.
+ * The TypeScript reference loop; `gruResetAfterBackward` picks it or the WebAssembly kernel.
  */
-export function gruResetAfterBackward(dNext: Data, acts: Data, za: Data, a: Data, B: number, H: number, dtype: DType): { dzx: Data; dza: Data; da: Data } {
+export function gruResetAfterBackwardTs(dNext: Data, acts: Data, za: Data, a: Data, B: number, H: number, dtype: DType): { dzx: Data; dza: Data; da: Data } {
   const dzx = allocData(dtype, B * 3 * H), dza = allocData(dtype, B * 3 * H), da = allocData(dtype, B * H);
   for (let b = 0; b < B; b++) {
     const g = b * 3 * H, r = b * H;
@@ -143,6 +196,35 @@ export function gruResetAfterBackward(dNext: Data, acts: Data, za: Data, a: Data
     }
   }
   return { dzx, dza, da };
+}
+
+/**
+ * Smallest float32 reset-after GRU step (B·H) whose forward goes to WebAssembly under 'auto'. Measured as
+ * WASM_LSTM_FORWARD_MIN: 0.86x at 4, 1.15x at 8, 2-2.7x from 16 up (2.2x at B=32, H=128).
+ */
+export const WASM_GRU_FORWARD_MIN = 8;
+/** The same for its backward: 0.2-0.8x below 128, 0.9-1.1x at 128, 1.3x at 256, 1.6x at B=32, H=128. */
+export const WASM_GRU_BACKWARD_MIN = 256;
+
+/** The reset-after GRU step as `gruResetAfterForwardTs` (float32 through the one-call WebAssembly SIMD kernel when chosen, bit for bit what the loop computes on its activations). */
+export function gruResetAfterForward(zx: Data, za: Data, a: Data, B: number, H: number, dtype: DType): { next: Data; acts: Data } {
+  if (cellPrefersWasm(dtype, B * H, WASM_GRU_FORWARD_MIN) && zx instanceof Float32Array && za instanceof Float32Array && a instanceof Float32Array) {
+    const r = gruResetAfterForwardWasm(zx, za, a, B, H);
+    if (r) return r;
+  }
+  return gruResetAfterForwardTs(zx, za, a, B, H, dtype);
+}
+
+/** Backward of `gruResetAfterForward`, as `gruResetAfterBackwardTs` (float32 through the one-call WebAssembly SIMD kernel when chosen, bit for bit equal). */
+export function gruResetAfterBackward(dNext: Data, acts: Data, za: Data, a: Data, B: number, H: number, dtype: DType): { dzx: Data; dza: Data; da: Data } {
+  if (
+    cellPrefersWasm(dtype, B * H, WASM_GRU_BACKWARD_MIN) &&
+    dNext instanceof Float32Array && acts instanceof Float32Array && za instanceof Float32Array && a instanceof Float32Array
+  ) {
+    const r = gruResetAfterBackwardWasm(dNext, acts, za, a, B, H);
+    if (r) return r;
+  }
+  return gruResetAfterBackwardTs(dNext, acts, za, a, B, H, dtype);
 }
 
 /**

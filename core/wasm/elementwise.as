@@ -9,6 +9,16 @@
 // built on exp(-|x|) (never overflows), and tanh uses Cephes tanhf's odd polynomial for |x| < 0.625
 // where 1 - 2/(e^{2x}+1) would cancel. Accuracy against the correctly rounded value is stated in
 // core/wasm/elementwise.ts and tested in tests/core/wasm.test.ts. NaN propagates.
+//
+// The fused LSTM and reset-after GRU step kernels below take every [B, k·H] operand with each H-wide block
+// padded to Hp = H rounded up to a multiple of 4 (the host lays them out so), so they run whole vectors
+// only; the padding lanes hold anything and are computed and discarded. They evaluate the same
+// exp/sigmoid/tanh lane by lane, so they return exactly what unaryF32 would. Everything else they compute is
+// the TypeScript reference's arithmetic (core/kernels-fused.ts), which evaluates each output in float64 from
+// float32 operands and rounds once: a single +, - or × of two float32 values rounded to float64 and then to
+// float32 equals the float32 operation (53 >= 2·24 + 2, so the double rounding is innocuous), so those stay
+// f32x4; compound expressions are evaluated in f64x2, in the reference's order, and demoted once. The results
+// are therefore bit for bit those of the reference running on these activations.
 
 const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
@@ -54,8 +64,7 @@ function exp4(x: v128): v128 {
 // sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, both from e = e^-|x|.
 // @ts-ignore: decorator
 @inline
-function sigmoid4(x: v128): v128 {
-  const e = exp4(f32x4.neg(f32x4.abs(x)));
+function sigmoidFrom(x: v128, e: v128): v128 {
   const q = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e));
   return v128.bitselect(q, f32x4.mul(e, q), f32x4.ge(x, f32x4.splat(0)));
 }
@@ -64,9 +73,7 @@ function sigmoid4(x: v128): v128 {
 // Both branches work on |x| and x's sign is copied on last, so tanh(-0) = -0.
 // @ts-ignore: decorator
 @inline
-function tanh4(x: v128): v128 {
-  const ax = f32x4.abs(x);
-  const e = exp4(f32x4.mul(ax, f32x4.splat(-2)));
+function tanhFrom(x: v128, ax: v128, e: v128): v128 {
   const big = f32x4.div(f32x4.sub(f32x4.splat(1), e), f32x4.add(f32x4.splat(1), e));
   const z = f32x4.mul(x, x);
   let p = f32x4.splat(-5.70498872745e-3);
@@ -80,23 +87,186 @@ function tanh4(x: v128): v128 {
   return v128.or(v128.andnot(magnitude, sign), v128.and(x, sign));
 }
 
-/** y[i] = op(x[i]) for i < n over float32 arrays at byte offsets x, y; op 0 = exp, 1 = sigmoid, 2 = tanh. */
+// y[i] = op(x[i]) for i < n rounded up to a multiple of 4 (x == y allowed): the host reserves every region
+// rounded up to 16 bytes, so the last vector may read and write up to 3 values past n, which it discards.
+// sigmoid and tanh share one loop and one inlined exp4 (e^-|x| and e^-2|x|), which keeps the module under
+// the 4 KB browsers compile synchronously; the branch between them is the same for every vector.
+function expRange(x: usize, y: usize, n: usize): void {
+  const end = n << 2;
+  for (let i: usize = 0; i < end; i += 16) v128.store(y + i, exp4(v128.load(x + i)));
+}
+function sigmoidTanhRange(tanh: bool, x: usize, y: usize, n: usize): void {
+  const k = f32x4.splat(tanh ? -2 : -1), end = n << 2;
+  for (let i: usize = 0; i < end; i += 16) {
+    const v = v128.load(x + i), ax = f32x4.abs(v);
+    const e = exp4(f32x4.mul(ax, k));
+    v128.store(y + i, tanh ? tanhFrom(v, ax, e) : sigmoidFrom(v, e));
+  }
+}
+// @ts-ignore: decorator
+@inline
+function sigmoidRange(x: usize, y: usize, n: usize): void {
+  sigmoidTanhRange(false, x, y, n);
+}
+// @ts-ignore: decorator
+@inline
+function tanhRange(x: usize, y: usize, n: usize): void {
+  sigmoidTanhRange(true, x, y, n);
+}
+
+/**
+ * y[i] = op(x[i]) for i < n over float32 arrays at byte offsets x, y; op 0 = exp, 1 = sigmoid, 2 = tanh. Both
+ * regions must extend to a multiple of 16 bytes (values past n are overwritten with garbage).
+ */
 export function unaryF32(op: i32, x: usize, y: usize, n: i32): void {
-  const body = <usize>(n & ~3) << 2;
-  const end = <usize>n << 2;
-  let i: usize = 0;
-  if (op == 0) for (; i < body; i += 16) v128.store(y + i, exp4(v128.load(x + i)));
-  else if (op == 1) for (; i < body; i += 16) v128.store(y + i, sigmoid4(v128.load(x + i)));
-  else for (; i < body; i += 16) v128.store(y + i, tanh4(v128.load(x + i)));
-  // The last n % 4 values, lane by lane: bytes past x + 4n may lie outside what the host reserved.
-  if (i < end) {
-    let t = f32x4.splat(0);
-    t = f32x4.replace_lane(t, 0, load<f32>(x + i));
-    if (i + 4 < end) t = f32x4.replace_lane(t, 1, load<f32>(x + i, 4));
-    if (i + 8 < end) t = f32x4.replace_lane(t, 2, load<f32>(x + i, 8));
-    const r = op == 0 ? exp4(t) : op == 1 ? sigmoid4(t) : tanh4(t);
-    store<f32>(y + i, f32x4.extract_lane(r, 0));
-    if (i + 4 < end) store<f32>(y + i, f32x4.extract_lane(r, 1), 4);
-    if (i + 8 < end) store<f32>(y + i, f32x4.extract_lane(r, 2), 8);
+  if (op == 0) expRange(x, y, <usize>n);
+  else if (op == 1) sigmoidRange(x, y, <usize>n);
+  else tanhRange(x, y, <usize>n);
+}
+
+/** Copies `rows` runs of w float32 values from a row stride of `from` values at src to a stride of `to` at dst (the host pads rows with it). */
+export function repackF32(src: usize, dst: usize, rows: i32, w: i32, from: i32, to: i32): void {
+  for (let i: usize = 0; i < <usize>rows; i++) memory.copy(dst + ((i * <usize>to) << 2), src + ((i * <usize>from) << 2), <usize>w << 2);
+}
+
+// Lanes 0, 1 and lanes 2, 3 of a float32 vector as float64 pairs, and two float64 pairs back as one float32
+// vector (each value rounded once, to nearest even).
+// @ts-ignore: decorator
+@inline
+function lo(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+// @ts-ignore: decorator
+@inline
+function hi(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i64x2.splat(i64x2.extract_lane(v, 1)));
+}
+// @ts-ignore: decorator
+@inline
+function join(l: v128, h: v128): v128 {
+  return i64x2.replace_lane(f32x4.demote_f64x2_zero(l), 1, i64x2.extract_lane(f32x4.demote_f64x2_zero(h), 0));
+}
+// @ts-ignore: decorator
+@inline
+function mul(x: v128, y: v128): v128 {
+  return f64x2.mul(x, y);
+}
+// @ts-ignore: decorator
+@inline
+function add(x: v128, y: v128): v128 {
+  return f64x2.add(x, y);
+}
+// 1 - x in float64; `one` is f64x2.splat(1) held in a local (a constant at every use would cost 18 bytes each).
+// @ts-ignore: decorator
+@inline
+function omx(one: v128, x: v128): v128 {
+  return f64x2.sub(one, x);
+}
+
+/**
+ * One LSTM step, core/kernels-fused.ts lstmForward for float32 (rows padded to Hp): z [B, 4Hp] (blocks u, f,
+ * c̃, o) is replaced in place by the gates Γu, Γf, c̃ = tanh(z_c̃), Γo; with c_prev [B, Hp] it writes
+ * c = Γu·c̃ + Γf·c_prev, tc = tanh(c) and a = Γo·tc, each [B, Hp].
+ */
+export function lstmForwardF32(z: usize, cPrev: usize, a: usize, c: usize, tc: usize, B: i32, Hp: i32): void {
+  const hb = <usize>Hp << 2, n = <usize>B * hb;
+  for (let r: usize = 0; r < n; r += hb) {
+    const g = z + 4 * r;
+    sigmoidRange(g, g, <usize>Hp * 2);
+    tanhRange(g + 2 * hb, g + 2 * hb, <usize>Hp);
+    sigmoidRange(g + 3 * hb, g + 3 * hb, <usize>Hp);
+    for (let o: usize = 0; o < hb; o += 16) {
+      const gu = v128.load(g + o), gf = v128.load(g + hb + o), ct = v128.load(g + 2 * hb + o), cp = v128.load(cPrev + r + o);
+      v128.store(c + r + o, join(add(mul(lo(gu), lo(ct)), mul(lo(gf), lo(cp))), add(mul(hi(gu), hi(ct)), mul(hi(gf), hi(cp)))));
+    }
+  }
+  tanhRange(c, tc, n >> 2);
+  for (let r: usize = 0; r < n; r += hb)
+    for (let o: usize = 0; o < hb; o += 16) v128.store(a + r + o, f32x4.mul(v128.load(z + 4 * r + 3 * hb + o), v128.load(tc + r + o)));
+}
+
+/**
+ * Backward of lstmForwardF32, core/kernels-fused.ts lstmBackward for float32 (rows padded to Hp): from dA, dC
+ * [B, Hp], the gates [B, 4Hp] (replaced in place by dz), tc and c_prev, with dc = dC + dA·Γo·(1 - tc²):
+ * dz = [dc·c̃·Γu(1-Γu), dc·c_prev·Γf(1-Γf), dc·Γu·(1-c̃²), dA·tc·Γo(1-Γo)], and dC is replaced by dc_prev = dc·Γf.
+ */
+export function lstmBackwardF32(dA: usize, dC: usize, gates: usize, tc: usize, cPrev: usize, B: i32, Hp: i32): void {
+  const one = f64x2.splat(1);
+  const hb = <usize>Hp << 2, n = <usize>B * hb;
+  for (let r: usize = 0; r < n; r += hb) {
+    const g = gates + 4 * r;
+    for (let o: usize = 0; o < hb; o += 16) {
+      const pu = g + o, pf = pu + hb, pc = pf + hb, po = pc + hb, q = r + o;
+      const gu = v128.load(pu), gf = v128.load(pf), ct = v128.load(pc), go = v128.load(po);
+      const t = v128.load(tc + q), da = v128.load(dA + q), dc0 = v128.load(dC + q), cp = v128.load(cPrev + q);
+      // Lanes 0, 1 (suffix l) and 2, 3 (suffix h) in float64, each expression in the reference's order.
+      const gul = lo(gu), gfl = lo(gf), ctl = lo(ct), gol = lo(go), tl = lo(t), dal = lo(da);
+      const guh = hi(gu), gfh = hi(gf), cth = hi(ct), goh = hi(go), th = hi(t), dah = hi(da);
+      const dcl = add(lo(dc0), mul(mul(dal, gol), omx(one, mul(tl, tl))));
+      const dch = add(hi(dc0), mul(mul(dah, goh), omx(one, mul(th, th))));
+      v128.store(pu, join(mul(mul(dcl, ctl), mul(gul, omx(one, gul))), mul(mul(dch, cth), mul(guh, omx(one, guh)))));
+      v128.store(pf, join(mul(mul(dcl, lo(cp)), mul(gfl, omx(one, gfl))), mul(mul(dch, hi(cp)), mul(gfh, omx(one, gfh)))));
+      v128.store(pc, join(mul(mul(dcl, gul), omx(one, mul(ctl, ctl))), mul(mul(dch, guh), omx(one, mul(cth, cth)))));
+      v128.store(po, join(mul(mul(dal, tl), mul(gol, omx(one, gol))), mul(mul(dah, th), mul(goh, omx(one, goh)))));
+      v128.store(dC + q, join(mul(dcl, gfl), mul(dch, gfh)));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function sub(x: v128, y: v128): v128 {
+  return f64x2.sub(x, y);
+}
+
+/**
+ * One reset-after GRU step, core/kernels-fused.ts gruResetAfterForward for float32 (rows padded to Hp): zx, za
+ * [B, 3Hp] (blocks r, z, n) and a [B, Hp]; zx is replaced in place by acts = r = σ(zx_r + za_r),
+ * u = σ(zx_z + za_z), n = tanh(zx_n + r·za_n), and a by a' = (1 - u)·n + u·a.
+ */
+export function gruResetAfterForwardF32(zx: usize, za: usize, a: usize, B: i32, Hp: i32): void {
+  const one = f64x2.splat(1);
+  const hb = <usize>Hp << 2, n = <usize>B * hb;
+  for (let r: usize = 0; r < n; r += hb) {
+    const x = zx + 3 * r, y = za + 3 * r;
+    for (let o: usize = 0; o < 2 * hb; o += 16) v128.store(x + o, f32x4.add(v128.load(x + o), v128.load(y + o)));
+    sigmoidRange(x, x, <usize>Hp * 2);
+    for (let o: usize = 2 * hb; o < 3 * hb; o += 16) {
+      const rv = v128.load(x + o - 2 * hb), xn = v128.load(x + o), an = v128.load(y + o);
+      v128.store(x + o, join(add(lo(xn), mul(lo(rv), lo(an))), add(hi(xn), mul(hi(rv), hi(an)))));
+    }
+    tanhRange(x + 2 * hb, x + 2 * hb, <usize>Hp);
+    for (let o: usize = 0; o < hb; o += 16) {
+      const u = v128.load(x + hb + o), nv = v128.load(x + 2 * hb + o), av = v128.load(a + r + o);
+      v128.store(a + r + o, join(add(mul(omx(one, lo(u)), lo(nv)), mul(lo(u), lo(av))), add(mul(omx(one, hi(u)), hi(nv)), mul(hi(u), hi(av)))));
+    }
+  }
+}
+
+/**
+ * Backward of gruResetAfterForwardF32, core/kernels-fused.ts gruResetAfterBackward for float32 (rows padded to
+ * Hp): with dn = dA'(1-u)(1-n²), dr = dn·za_n·r(1-r), du = dA'(a - n)u(1-u), acts is replaced by
+ * dzx = [dr, du, dn], za by dza = [dr, du, dn·r] and dA' by da = dA'·u.
+ */
+export function gruResetAfterBackwardF32(dNext: usize, acts: usize, za: usize, a: usize, B: i32, Hp: i32): void {
+  const one = f64x2.splat(1);
+  const hb = <usize>Hp << 2, n = <usize>B * hb;
+  for (let r: usize = 0; r < n; r += hb) {
+    const g = acts + 3 * r, y = za + 3 * r;
+    for (let o: usize = 0; o < hb; o += 16) {
+      const rv = v128.load(g + o), u = v128.load(g + hb + o), nv = v128.load(g + 2 * hb + o), an = v128.load(y + 2 * hb + o);
+      const d = v128.load(dNext + r + o), av = v128.load(a + r + o);
+      const rl = lo(rv), ul = lo(u), nl = lo(nv), dl = lo(d), rh = hi(rv), uh = hi(u), nh = hi(nv), dh = hi(d);
+      const dnl = mul(mul(dl, omx(one, ul)), omx(one, mul(nl, nl))), dnh = mul(mul(dh, omx(one, uh)), omx(one, mul(nh, nh)));
+      const dr = join(mul(mul(dnl, lo(an)), mul(rl, omx(one, rl))), mul(mul(dnh, hi(an)), mul(rh, omx(one, rh))));
+      const du = join(mul(mul(dl, sub(lo(av), nl)), mul(ul, omx(one, ul))), mul(mul(dh, sub(hi(av), nh)), mul(uh, omx(one, uh))));
+      v128.store(g + o, dr);
+      v128.store(y + o, dr);
+      v128.store(g + hb + o, du);
+      v128.store(y + hb + o, du);
+      v128.store(g + 2 * hb + o, join(dnl, dnh));
+      v128.store(y + 2 * hb + o, join(mul(dnl, rl), mul(dnh, rh)));
+      v128.store(dNext + r + o, f32x4.mul(d, u));
+    }
   }
 }

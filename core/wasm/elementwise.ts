@@ -1,8 +1,12 @@
 /**
  * Float32 elementwise kernels in WebAssembly SIMD (core/wasm/elementwise.as): exp, sigmoid and tanh, the
- * transcendental part of LSTM/GRU gate math. Operands are copied into the module's memory and results
- * out into a fresh Float32Array. Accuracy against the correctly rounded value (which is what the
- * TypeScript reference kernels return): ELEMENTWISE_MAX_ULPS, tested in tests/core/wasm.test.ts.
+ * transcendental part of LSTM/GRU gate math, and the whole gate math of one LSTM step and of one
+ * reset-after GRU step (forward and backward) in one call each. Operands are copied into the module's memory once and each result out once
+ * into a fresh Float32Array. Accuracy of exp/sigmoid/tanh against the correctly rounded value (which is
+ * what the TypeScript reference kernels return): ELEMENTWISE_MAX_ULPS, tested in tests/core/wasm.test.ts.
+ * The step kernels use those same functions and otherwise the reference's float64 arithmetic, so they equal
+ * the TypeScript kernels of core/kernels-fused.ts bit for bit when those run on the WebAssembly
+ * activations (tests/core/kernels-fused.test.ts).
  */
 import { ELEMENTWISE_WASM_BASE64 } from "./kernels.generated.js";
 import { decodeBase64, getKernelBackend } from "./backend.js";
@@ -37,6 +41,11 @@ interface Exports {
   readonly memory: WebAssembly.Memory;
   heapBase(): number;
   unaryF32(op: number, x: number, y: number, n: number): void;
+  repackF32(src: number, dst: number, rows: number, w: number, from: number, to: number): void;
+  lstmForwardF32(z: number, cPrev: number, a: number, c: number, tc: number, B: number, Hp: number): void;
+  lstmBackwardF32(dA: number, dC: number, gates: number, tc: number, cPrev: number, B: number, Hp: number): void;
+  gruResetAfterForwardF32(zx: number, za: number, a: number, B: number, Hp: number): void;
+  gruResetAfterBackwardF32(dNext: number, acts: number, za: number, a: number, B: number, Hp: number): void;
 }
 
 let k: Exports | null = null;
@@ -63,19 +72,129 @@ export function unaryWasm(op: WasmUnaryOp, x: Float32Array): Float32Array | null
   const e = load();
   if (!e) return null;
   const n = x.length;
-  const xPtr = Math.ceil(e.heapBase() / 64) * 64;
-  const yPtr = xPtr + Math.ceil((n * 4) / 64) * 64;
-  const end = yPtr + n * 4;
-  const have = e.memory.buffer.byteLength;
-  if (end > have) {
-    try {
-      e.memory.grow(Math.ceil((end - have) / 65536));
-    } catch {
-      return null;
-    }
-  }
+  const ptrs = layout(e, [n, n]);
+  if (!ptrs) return null;
+  const [xPtr, yPtr] = ptrs as [number, number];
   const buf = e.memory.buffer;
   new Float32Array(buf, xPtr, n).set(x);
   e.unaryF32(OPS[op], xPtr, yPtr, n);
   return new Float32Array(buf, yPtr, n).slice();
+}
+
+/**
+ * Byte offsets, 64-aligned above heapBase, of consecutive float32 regions of the given lengths, growing the
+ * memory to hold them; null when it cannot grow. Each region extends to a multiple of 64 bytes, which the
+ * kernels rely on: they run whole 4-lane vectors, reading and writing up to 3 values past a region's length.
+ */
+function layout(e: Exports, lengths: readonly number[]): number[] | null {
+  const ptrs: number[] = [];
+  let p = Math.ceil(e.heapBase() / 64) * 64;
+  for (const n of lengths) {
+    ptrs.push(p);
+    p += Math.ceil((n * 4) / 64) * 64;
+  }
+  const have = e.memory.buffer.byteLength;
+  if (p > have) {
+    try {
+      e.memory.grow(Math.ceil((p - have) / 65536));
+    } catch {
+      return null;
+    }
+  }
+  return ptrs;
+}
+
+/**
+ * Copies x `[B, k·H]` into memory at byte offset p with each H-wide block padded to Hp columns: one set()
+ * when H = Hp (the common case), else one set() into the staging region and one repack inside WebAssembly
+ * (a JavaScript subarray per row costs more than the kernel).
+ */
+function put(e: Exports, p: number, stage: number, x: Float32Array, rows: number, H: number, Hp: number): void {
+  new Float32Array(e.memory.buffer, H === Hp ? p : stage, x.length).set(x);
+  if (H !== Hp) e.repackF32(stage, p, rows, H, H, Hp);
+}
+
+/** The inverse of put: `rows` blocks of H columns of a padded region, as a fresh array. */
+function take(e: Exports, p: number, stage: number, rows: number, H: number, Hp: number): Float32Array {
+  if (H !== Hp) e.repackF32(p, stage, rows, H, Hp, H);
+  return new Float32Array(e.memory.buffer, H === Hp ? p : stage, rows * H).slice();
+}
+
+/**
+ * One LSTM step forward in one call, as core/kernels-fused.ts lstmForward for float32: z `[B, 4H]`,
+ * c_prev `[B, H]` give a, c, tc = tanh(c) `[B, H]` and gates `[B, 4H]` = Γu, Γf, c̃, Γo; null when
+ * WebAssembly is unavailable.
+ */
+export function lstmForwardWasm(z: Float32Array, cPrev: Float32Array, B: number, H: number): { a: Float32Array; c: Float32Array; gates: Float32Array; tc: Float32Array } | null {
+  const e = load();
+  if (!e) return null;
+  const Hp = (H + 3) & ~3, n = B * Hp;
+  const ptrs = layout(e, [4 * n, n, n, n, n, H === Hp ? 0 : 4 * B * H]);
+  if (!ptrs) return null;
+  const [pz, pc0, pa, pc, pt, ps] = ptrs as [number, number, number, number, number, number];
+  put(e, pz, ps, z, 4 * B, H, Hp);
+  put(e, pc0, ps, cPrev, B, H, Hp);
+  e.lstmForwardF32(pz, pc0, pa, pc, pt, B, Hp);
+  return { a: take(e, pa, ps, B, H, Hp), c: take(e, pc, ps, B, H, Hp), gates: take(e, pz, ps, 4 * B, H, Hp), tc: take(e, pt, ps, B, H, Hp) };
+}
+
+/**
+ * Backward of lstmForwardWasm in one call, as core/kernels-fused.ts lstmBackward for float32: from dA, dC,
+ * tc, c_prev `[B, H]` and gates `[B, 4H]`, dz `[B, 4H]` and dc_prev `[B, H]`; null when WebAssembly is unavailable.
+ */
+export function lstmBackwardWasm(
+  dA: Float32Array, dC: Float32Array, gates: Float32Array, tc: Float32Array, cPrev: Float32Array, B: number, H: number,
+): { dz: Float32Array; dcPrev: Float32Array } | null {
+  const e = load();
+  if (!e) return null;
+  const Hp = (H + 3) & ~3, n = B * Hp;
+  const ptrs = layout(e, [n, n, 4 * n, n, n, H === Hp ? 0 : 4 * B * H]);
+  if (!ptrs) return null;
+  const [pa, pd, pg, pt, pc, ps] = ptrs as [number, number, number, number, number, number];
+  put(e, pa, ps, dA, B, H, Hp);
+  put(e, pd, ps, dC, B, H, Hp);
+  put(e, pg, ps, gates, 4 * B, H, Hp);
+  put(e, pt, ps, tc, B, H, Hp);
+  put(e, pc, ps, cPrev, B, H, Hp);
+  e.lstmBackwardF32(pa, pd, pg, pt, pc, B, Hp);
+  return { dz: take(e, pg, ps, 4 * B, H, Hp), dcPrev: take(e, pd, ps, B, H, Hp) };
+}
+
+/**
+ * One reset-after GRU step forward in one call, as core/kernels-fused.ts gruResetAfterForward for float32:
+ * zx, za `[B, 3H]` and a `[B, H]` give next `[B, H]` and acts `[B, 3H]` = r, u, n; null when WebAssembly is unavailable.
+ */
+export function gruResetAfterForwardWasm(zx: Float32Array, za: Float32Array, a: Float32Array, B: number, H: number): { next: Float32Array; acts: Float32Array } | null {
+  const e = load();
+  if (!e) return null;
+  const Hp = (H + 3) & ~3, n = B * Hp;
+  const ptrs = layout(e, [3 * n, 3 * n, n, H === Hp ? 0 : 3 * B * H]);
+  if (!ptrs) return null;
+  const [px, pz, pa, ps] = ptrs as [number, number, number, number];
+  put(e, px, ps, zx, 3 * B, H, Hp);
+  put(e, pz, ps, za, 3 * B, H, Hp);
+  put(e, pa, ps, a, B, H, Hp);
+  e.gruResetAfterForwardF32(px, pz, pa, B, Hp);
+  return { next: take(e, pa, ps, B, H, Hp), acts: take(e, px, ps, 3 * B, H, Hp) };
+}
+
+/**
+ * Backward of gruResetAfterForwardWasm in one call, as core/kernels-fused.ts gruResetAfterBackward for float32:
+ * from dA' `[B, H]`, acts and za `[B, 3H]` and a, dzx and dza `[B, 3H]` and da `[B, H]`; null when WebAssembly is unavailable.
+ */
+export function gruResetAfterBackwardWasm(
+  dNext: Float32Array, acts: Float32Array, za: Float32Array, a: Float32Array, B: number, H: number,
+): { dzx: Float32Array; dza: Float32Array; da: Float32Array } | null {
+  const e = load();
+  if (!e) return null;
+  const Hp = (H + 3) & ~3, n = B * Hp;
+  const ptrs = layout(e, [n, 3 * n, 3 * n, n, H === Hp ? 0 : 3 * B * H]);
+  if (!ptrs) return null;
+  const [pd, pg, pz, pa, ps] = ptrs as [number, number, number, number, number];
+  put(e, pd, ps, dNext, B, H, Hp);
+  put(e, pg, ps, acts, 3 * B, H, Hp);
+  put(e, pz, ps, za, 3 * B, H, Hp);
+  put(e, pa, ps, a, B, H, Hp);
+  e.gruResetAfterBackwardF32(pd, pg, pz, pa, B, Hp);
+  return { dzx: take(e, pg, ps, 3 * B, H, Hp), dza: take(e, pz, ps, 3 * B, H, Hp), da: take(e, pd, ps, B, H, Hp) };
 }
