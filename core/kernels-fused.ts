@@ -102,16 +102,17 @@ export function lstmBackwardTs(dA: Data, dC: Data, gates: Data, tcs: Data, cPrev
 
 /**
  * Smallest float32 LSTM step (B·H elements) whose forward goes to the one-call WebAssembly kernel under 'auto'.
- * Measured against the TypeScript step as 'auto' ran it before (CPU time, best of 15 interleaved batches on a
+ * Measured against the TypeScript step as 'auto' ran it before (wall time, best of 15 interleaved batches on a
  * busy 2-core VM): 0.5-0.6x at B·H = 1-2 (the call and copies dominate), even at 4, 1.1-1.5x at 8-32,
- * 1.4-1.8x from 96 up (1.55x at B=32, H=128).
+ * 1.4-2.2x from 96 up (1.55-1.57x at B=32, H=128).
  */
 export const WASM_LSTM_FORWARD_MIN = 8;
 /**
  * The same for the backward, which has no transcendental function, so the TypeScript loop stays ahead
- * longer: 0.1-0.5x at B·H <= 16, 0.8-0.95x at 32-96, 1.07x at 128, 1.5x at 256, 2.1x at B=32, H=128.
+ * longer: 0.1-0.5x at B·H <= 16, 0.5-0.8x at 128-256, 1.2-1.5x at 512, 1.55-2.1x at B=32, H=128 (repeated
+ * runs; single runs at 128-256 ranged from 0.5x to 1.5x on this busy machine).
  */
-export const WASM_LSTM_BACKWARD_MIN = 128;
+export const WASM_LSTM_BACKWARD_MIN = 512;
 
 /** Whether a float32 cell kernel over B·H elements goes to WebAssembly under the current kernel choice (setKernelBackend). */
 function cellPrefersWasm(dtype: DType, BH: number, min: number): boolean {
@@ -200,11 +201,11 @@ export function gruResetAfterBackwardTs(dNext: Data, acts: Data, za: Data, a: Da
 
 /**
  * Smallest float32 reset-after GRU step (B·H) whose forward goes to WebAssembly under 'auto'. Measured as
- * WASM_LSTM_FORWARD_MIN: 0.86x at 4, 1.15x at 8, 2-2.7x from 16 up (2.2x at B=32, H=128).
+ * WASM_LSTM_FORWARD_MIN: 0.86x at 4, 1.15x at 8, 2-2.7x from 16 up (2.2-2.7x at B=32, H=128).
  */
 export const WASM_GRU_FORWARD_MIN = 8;
-/** The same for its backward: 0.2-0.8x below 128, 0.9-1.1x at 128, 1.3x at 256, 1.6x at B=32, H=128. */
-export const WASM_GRU_BACKWARD_MIN = 256;
+/** The same for its backward: 0.2-0.8x up to 256, 1.4x at 512, 1.6-2.1x at B=32, H=128. */
+export const WASM_GRU_BACKWARD_MIN = 512;
 
 /** The reset-after GRU step as `gruResetAfterForwardTs` (float32 through the one-call WebAssembly SIMD kernel when chosen, bit for bit what the loop computes on its activations). */
 export function gruResetAfterForward(zx: Data, za: Data, a: Data, B: number, H: number, dtype: DType): { next: Data; acts: Data } {
