@@ -29,8 +29,20 @@ export class OuterSum {
   }
 }
 
-/** What a VJP rule may return for one input: a tensor, or a deferred `aᵀ b` product. */
-export type Cotangent = Tensor | OuterSum;
+/**
+ * A cotangent that is `x` placed at `begin` in zeros of `shape` (a slice's VJP), kept as its term by the backward
+ * loop until the cotangent is read: T slices of one `[T, B, G]` tensor then give ONE buffer with T blocks added
+ * in (`padSum`), instead of T zero-padded `[T, B, G]` tensors and T - 1 full-size sums.
+ */
+export class PadSum {
+  readonly dtype: Tensor["dtype"];
+  constructor(readonly x: Tensor, readonly begin: readonly number[], readonly shape: readonly number[]) {
+    this.dtype = x.dtype;
+  }
+}
+
+/** What a VJP rule may return for one input: a tensor, or a deferred `aᵀ b` product or placed slice. */
+export type Cotangent = Tensor | OuterSum | PadSum;
 
 /** A VJP rule: one cotangent per input (or null for inputs with no gradient / not needed). */
 export type VjpRule<P> = (dy: Tensor, inputs: readonly Tensor[], out: Tensor, params: P, needs: readonly boolean[]) => readonly (Cotangent | null)[];

@@ -6,13 +6,14 @@
  * end with a Map from tensor id to cotangent. Because every level watches only its own fresh identities,
  * nested transforms never confuse their levels (no perturbation confusion), and because the pullback runs
  * differentiable ops while outer tapes are active, `grad(grad(f))` works. Deferred `aᵀ b` cotangents
- * (`OuterSum`) are collected per tensor and multiplied out, with differentiable ops, when first read.
+ * (`OuterSum`) and placed slices (`PadSum`) are collected per tensor and summed out, with differentiable ops, when first read.
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
 import { dataOf, fromData, isTensor, zeros, ones, type Tensor } from "../core/tensor.js";
-import { OuterSum, bind, inBackwardOf, popTape, pushTape, record, withoutTapes, type Cotangent, type Differentiable, type Tape } from "./tape.js";
+import { OuterSum, PadSum, bind, inBackwardOf, popTape, pushTape, record, withoutTapes, type Cotangent, type Differentiable, type Tape } from "./tape.js";
 import { add } from "./primitives/binary.js";
 import { outerSum } from "./primitives/matmul.js";
+import { padSum } from "./primitives/shape.js";
 import { identity } from "./primitives/unary.js";
 import { assertTensorTree, flatten, map, unflatten, TreeMismatchError, type Tree } from "./tree.js";
 
@@ -25,13 +26,16 @@ const sameShape = (a: readonly number[], b: readonly number[]): boolean => {
 };
 
 /**
- * A cotangent being summed by the backward loop: a tensor part and deferred `aᵀ b` terms (see `OuterSum`).
+ * A cotangent being summed by the backward loop: a tensor part and deferred `aᵀ b` terms (see `OuterSum`) and placed slices (`PadSum`).
  * Owned by the loop, so appending to it is safe; rules only ever see the tensor it becomes.
  */
 class Pending {
   acc: Tensor | null = null;
   as: Tensor[] = [];
   bs: Tensor[] = [];
+  /** deferred placed slices (`PadSum`): their blocks and where they go */
+  pads: Tensor[] = [];
+  padBegins: (readonly number[])[] = [];
   size = 0;
   constructor(readonly shape: readonly number[]) {}
 }
@@ -47,14 +51,24 @@ export const setOuterSumFlushElements = (n: number): number => {
   return prev;
 };
 
-/** `Σ aᵢᵀ bᵢ` of the pending terms as one product over the rows of all of them, added to the tensor part. */
+/**
+ * The pending terms made one tensor, added to the tensor part: `Σ aᵢᵀ bᵢ` as one product over the rows of all
+ * of them, placed slices as one `padSum` buffer.
+ */
 const flush = (p: Pending): void => {
-  if (p.as.length === 0) return;
-  const prod = outerSum(p.as, p.bs);
-  p.acc = p.acc === null ? prod : add(p.acc, prod);
+  if (p.as.length > 0) {
+    const prod = outerSum(p.as, p.bs);
+    p.acc = p.acc === null ? prod : add(p.acc, prod);
+  }
+  if (p.pads.length > 0) {
+    const placed = padSum(p.pads, p.padBegins, p.shape);
+    p.acc = p.acc === null ? placed : add(p.acc, placed);
+  }
   // new arrays rather than truncated ones, so nothing that saw the old ones ever sees them change
   p.as = [];
   p.bs = [];
+  p.pads = [];
+  p.padBegins = [];
   p.size = 0;
 };
 
@@ -66,12 +80,18 @@ const resolve = (c: Tensor | Pending): Tensor => {
 
 /** Sums `dx` into the cotangent slot `prev` (undefined when empty). Tensors add; deferred terms collect. */
 const accumulate = (prev: Tensor | Pending | undefined, dx: Cotangent): Tensor | Pending => {
-  if (dx instanceof OuterSum) {
+  if (dx instanceof OuterSum || dx instanceof PadSum) {
     const p = prev instanceof Pending ? prev : new Pending(dx.shape);
     if (prev !== undefined && !(prev instanceof Pending)) p.acc = prev;
-    p.as.push(dx.a);
-    p.bs.push(dx.b);
-    p.size += dx.a.size + dx.b.size;
+    if (dx instanceof OuterSum) {
+      p.as.push(dx.a);
+      p.bs.push(dx.b);
+      p.size += dx.a.size + dx.b.size;
+    } else {
+      p.pads.push(dx.x);
+      p.padBegins.push(dx.begin);
+      p.size += dx.x.size;
+    }
     if (p.size >= flushElements) flush(p);
     return p;
   }
@@ -127,7 +147,7 @@ export const backward = (tape: Tape, seeds: Map<number, Tensor>, wrt: readonly T
         throw new ShapeError(name, [x.shape, dx.shape], `the VJP returned a gradient of shape ${fmtShape(dx.shape)} for input ${i} of shape ${fmtShape(x.shape)}`);
       // sum, never overwrite: shared weights add up (the sum is part of this rule's backward pass for debugNans)
       const prev = ct.get(x.id);
-      ct.set(x.id, prev === undefined && !(dx instanceof OuterSum) ? dx : inBackwardOf(name, () => accumulate(prev, dx)));
+      ct.set(x.id, prev === undefined && !(dx instanceof OuterSum || dx instanceof PadSum) ? dx : inBackwardOf(name, () => accumulate(prev, dx)));
     }
   }
   return wrt.map((x) => {

@@ -444,6 +444,35 @@ export function slice(x: Data, shape: Shape, begin: readonly number[], size: rea
 }
 
 /** Inverse of slice: zeros of `outShape` with `x` placed at `begin`. */
+/**
+ * Adds `x` (shape `xShape`) into the block of `y` (shape `outShape`, owned by the caller) that starts at `begin`:
+ * the in-place sum behind `padSum`, which places many slices' cotangents into one buffer.
+ */
+export function padAddInto(y: Data, x: Data, xShape: Shape, outShape: Shape, begin: readonly number[]): void {
+  const n = x.length;
+  if (n === 0) return;
+  const rank = outShape.length;
+  if (rank === 0) {
+    y[0] = y[0]! + x[0]!;
+    return;
+  }
+  const outStrides = stridesOf(outShape);
+  const last = xShape[rank - 1]!;
+  const rows = n / last;
+  const counter = new Array<number>(rank - 1).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let off = begin[rank - 1]!;
+    for (let d = 0; d < rank - 1; d++) off += (begin[d]! + counter[d]!) * outStrides[d]!;
+    const src = r * last;
+    for (let j = 0; j < last; j++) y[off + j] = y[off + j]! + x[src + j]!;
+    for (let d = rank - 2; d >= 0; d--) {
+      counter[d]!++;
+      if (counter[d]! < xShape[d]!) break;
+      counter[d] = 0;
+    }
+  }
+}
+
 export function pad(x: Data, xShape: Shape, outShape: Shape, begin: readonly number[], dtype: DType): Data {
   const y = allocData(dtype, sizeOf(outShape));
   const n = x.length;

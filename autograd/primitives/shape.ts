@@ -3,11 +3,11 @@ import * as K from "../../core/kernels.js";
 import { ArgumentError, ShapeError, fmtShape } from "../../core/errors.js";
 import { MAX_ELEMENTS, describe, normAxis, orThrow, sizeOf, validateShape, type Shape } from "../../core/shape.js";
 import { dataOf, fromData, isTensor, allocData, type DType, type Tensor } from "../../core/tensor.js";
-import { bind, sameDType } from "../tape.js";
+import { PadSum, bind, sameDType } from "../tape.js";
 import type { RuleTable } from "./table.js";
 import { expectTensor } from "./operand.js";
 
-export const shapeRules: Pick<RuleTable, "reshape" | "transpose" | "slice" | "pad" | "concat" | "gather" | "scatterAdd"> = {
+export const shapeRules: Pick<RuleTable, "reshape" | "transpose" | "slice" | "pad" | "padSum" | "concat" | "gather" | "scatterAdd"> = {
   // reshape only relabels: d = reshape(dy, x.shape)
   reshape: {
     name: "reshape",
@@ -28,7 +28,18 @@ export const shapeRules: Pick<RuleTable, "reshape" | "transpose" | "slice" | "pa
   slice: {
     name: "slice",
     forward: ([x], { begin, size }) => fromData(K.slice(dataOf(x!), x!.shape, begin, size, x!.dtype), size, x!.dtype),
-    vjp: (dy, [x], _y, { begin }) => [bind(shapeRules.pad, [dy], { begin, shape: x!.shape })],
+    // deferred: the backward loop sums every slice's block of one tensor into one buffer (padSum)
+    vjp: (dy, [x], _y, { begin }) => [new PadSum(dy, begin, x!.shape)],
+  },
+  // padSum(xs) = Σ_i pad(x_i at begins[i]) into zeros of `shape`: d x_i = slice(dy at begins[i], x_i.shape)
+  padSum: {
+    name: "padSum",
+    forward: (xs, { begins, shape }) => {
+      const dt = xs[0]!.dtype, y = allocData(dt, sizeOf(shape));
+      xs.forEach((x, i) => K.padAddInto(y, dataOf(x), x.shape, shape, begins[i]!));
+      return fromData(y, shape, dt);
+    },
+    vjp: (dy, xs, _y, { begins }, needs) => xs.map((x, i) => (needs[i] ? slice(dy, begins[i]!, x.shape) : null)),
   },
   // pad is slice's transpose: d = slice(dy)
   pad: {
@@ -102,6 +113,18 @@ export const transpose = (x: Tensor, perm?: readonly number[]): Tensor => {
 };
 
 /** `slice(x, begin, size)`: the box starting at `begin`; a size of -1 runs to the end of that axis. */
+/** `padSum(xs, begins, shape)`: each `xs[i]` placed at `begins[i]` in zeros of `shape`, summed (one buffer, one tape entry). */
+export const padSum = (xs: readonly Tensor[], begins: readonly (readonly number[])[], shape: readonly number[]): Tensor => {
+  if (xs.length === 0 || xs.length !== begins.length) throw new ShapeError("padSum", [shape], `needs one begin per term (at least one term), got ${xs.length} terms and ${begins.length} begins`);
+  xs.forEach((x, i) => {
+    const b = begins[i]!;
+    if (x.shape.length !== shape.length || b.length !== shape.length || x.shape.some((d, k) => !(b[k]! >= 0 && b[k]! + d <= shape[k]!)))
+      throw new ShapeError("padSum", [x.shape, shape], `term ${i} of shape ${fmtShape(x.shape)} at ${JSON.stringify(b)} does not fit in ${fmtShape(shape)}`);
+  });
+  sameDType("padSum", xs.map((_, i) => `xs[${i}]`), xs);
+  return bind(shapeRules.padSum, xs, { begins, shape });
+};
+
 export const slice = (x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor => {
   expectTensor("slice", "x", x);
   const r = x.shape.length;

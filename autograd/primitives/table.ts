@@ -20,6 +20,7 @@ export interface PrimitiveParams {
   reshape: { shape: readonly number[] }; transpose: { perm: readonly number[] };
   slice: { begin: readonly number[]; size: readonly number[] };
   pad: { begin: readonly number[]; shape: readonly number[] };
+  padSum: { begins: readonly (readonly number[])[]; shape: readonly number[] };
   concat: { axis: number };
   gather: { axis: number; indices: Int32Array; indicesShape: readonly number[] };
   scatterAdd: { axis: number; indices: Int32Array; shape: readonly number[] };

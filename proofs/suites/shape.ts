@@ -1,7 +1,8 @@
 /** Proofs for the shape primitives: reshape transpose slice concat stack expandDims squeeze gather. */
 import fc from "fast-check";
 import { tensor, type Tensor } from "../../core/tensor.js";
-import { concat, expandDims, gather, reshape, slice, squeeze, stack, transpose, type Indices } from "../../autograd/index.js";
+import { add, concat, expandDims, gather, reshape, slice, squeeze, stack, transpose, type Indices } from "../../autograd/index.js";
+import { padSum } from "../../autograd/primitives/shape.js";
 import { seededUniform } from "../checkGrad.js";
 import { proveGrad } from "./check.js";
 import { arrArb, axisArb, fmt, propertySuite, range, seedArb, shapeArb, sizeOfShape, toT, weighted, type Arr, type Suite } from "./suite.js";
@@ -68,6 +69,36 @@ const sliceSuite: Suite = propertySuite({
   check: ({ x, box, w }, tol) => {
     const begin = box.map(([b]) => b), size = box.map(([, z]) => z);
     return proveGrad(`slice x${fmt(x.shape)} begin=${fmt(begin)} size=${fmt(size)}`, (t: Tensor) => weighted(slice(t, begin, size), w), [toT(x)], tol);
+  },
+});
+
+/** 1-4 random boxes (begin, size) inside `s`, possibly overlapping. */
+const boxesArb = (s: readonly number[]) =>
+  fc.array(fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((b) => fc.tuple(fc.constant(b), fc.integer({ min: 1, max: d - b }))))), { minLength: 1, maxLength: 4 });
+
+const slicesSuite: Suite = propertySuite({
+  name: "slices",
+  family: "shape",
+  description: "vjp of a weighted sum over 1-4 (possibly overlapping) slices of one tensor: the backward loop sums their blocks in one padSum",
+  cases: 30,
+  arbitrary: shapeArb(1, 3).chain((s) => fc.record({ x: arrArb(s, VALUES), boxes: boxesArb(s), w: seedArb })),
+  check: ({ x, boxes, w }, tol) => {
+    const f = (t: Tensor) => boxes.map((bx, i) => weighted(slice(t, bx.map(([b]) => b), bx.map(([, z]) => z)), w + i)).reduce((a, b) => add(a, b));
+    return proveGrad(`slices of x${fmt(x.shape)} at ${boxes.map((bx) => fmt(bx.map(([b]) => b))).join(", ")}`, f, [toT(x)], tol);
+  },
+});
+
+const padSumSuite: Suite = propertySuite({
+  name: "padSum",
+  family: "shape",
+  description: "vjp of padSum: 1-4 blocks placed (possibly overlapping) in zeros of a random shape and summed",
+  cases: 30,
+  arbitrary: shapeArb(1, 3).chain((s) =>
+    boxesArb(s).chain((boxes) => fc.record({ s: fc.constant(s), boxes: fc.constant(boxes), xs: fc.tuple(...boxes.map((bx) => arrArb(bx.map(([, z]) => z), VALUES))), w: seedArb })),
+  ),
+  check: ({ s, boxes, xs, w }, tol) => {
+    const begins = boxes.map((bx) => bx.map(([b]) => b));
+    return proveGrad(`padSum into ${fmt(s)} at ${begins.map(fmt).join(", ")}`, (...ts: Tensor[]) => weighted(padSum(ts, begins, s), w), xs.map(toT), tol);
   },
 });
 
@@ -157,4 +188,4 @@ const gatherSuite: Suite = propertySuite({
   },
 });
 
-export const shapeSuites: readonly Suite[] = [reshapeSuite, transposeSuite, sliceSuite, concatSuite, stackSuite, expandDimsSuite, squeezeSuite, gatherSuite];
+export const shapeSuites: readonly Suite[] = [reshapeSuite, transposeSuite, sliceSuite, slicesSuite, padSumSuite, concatSuite, stackSuite, expandDimsSuite, squeezeSuite, gatherSuite];
