@@ -90,11 +90,11 @@ const GROUPS: Group[] = [
   },
   { name: "lstm", cases: [lm("lstm", 128, ["seqgrad", "seqgrad-1t", "seqgrad-1t-fma", "seqgrad-raw", "tfjs-wasm", "tfjs-wasm-layers", "tfjs-cpu", "jax-wasm", "torch-1t", "torch-2t"])] },
   ...(quick ? [] : [
-    { name: "lstm", cases: [lm("lstm", 256, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"])] },
-    { name: "lstm", cases: [lm("lstm", 512, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"], Math.min(rounds, 3))] },
+    { name: "lstm", cases: [lm("lstm", 256, ["seqgrad", "seqgrad-1t", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"])] },
+    { name: "lstm", cases: [lm("lstm", 512, ["seqgrad", "seqgrad-1t", "tfjs-wasm", "jax-wasm", "torch-1t", "torch-2t"], Math.min(rounds, 3))] },
   ]),
-  { name: "gru", cases: [lm("gru", 128, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t"])] },
-  { name: "rnn", cases: [lm("rnn", 128, ["seqgrad", "tfjs-wasm", "jax-wasm", "torch-1t"])] },
+  { name: "gru", cases: [lm("gru", 128, ["seqgrad", "seqgrad-1t", "tfjs-wasm", "jax-wasm", "torch-1t"])] },
+  { name: "rnn", cases: [lm("rnn", 128, ["seqgrad", "seqgrad-1t", "tfjs-wasm", "jax-wasm", "torch-1t"])] },
   {
     name: "gradcheck",
     cases: [{
