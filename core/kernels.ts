@@ -6,12 +6,21 @@
 import { allocData, type Data, type DType } from "./tensor.js";
 import { sizeOf, stridesOf, shapesEqual, type Shape } from "./shape.js";
 import { matmulPrefersWasm, matmulWasm } from "./wasm/backend.js";
+import { unaryPrefersWasm, unaryWasm } from "./wasm/elementwise.js";
 
 export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "abs" | "sign" | "step" | "square" | "reciprocal" | "log1p" | "isFinite";
 
-/** Elementwise unary kernel. `step(x) = x > 0 ? 1 : 0` (the relu derivative). */
+/**
+ * Elementwise unary kernel. `step(x) = x > 0 ? 1 : 0` (the relu derivative). float32 exp, sigmoid and tanh of
+ * ELEMENTWISE_WASM_MIN_SIZE values or more run the WebAssembly SIMD functions under 'auto' (within
+ * ELEMENTWISE_MAX_ULPS of the correctly rounded value, as the fused cell kernels already do); the rest is this loop.
+ */
 export function unary(op: UnaryOp, x: Data, dtype: DType): Data {
   const n = x.length;
+  if (dtype === "float32" && x instanceof Float32Array && unaryPrefersWasm(op, n)) {
+    const y = unaryWasm(op, x);
+    if (y) return y;
+  }
   const y = allocData(dtype, n);
   switch (op) {
     case "neg":

@@ -417,6 +417,36 @@ describe("WebAssembly float32 elementwise kernels", () => {
   }
 });
 
+describe("unary routes float32 exp/sigmoid/tanh to WebAssembly by size", () => {
+  afterEach(() => {
+    setKernelBackend("auto");
+  });
+
+  for (const op of ["exp", "sigmoid", "tanh"] as const) {
+    it(`${op}: from ELEMENTWISE_WASM_MIN_SIZE values under 'auto' it is unaryWasm's result; below it, and under 'ts', the Math loop's`, () => {
+      const n = ELEMENTWISE_WASM_MIN_SIZE;
+      // inputs where the SIMD function and Math round differently somewhere, so the two routes are told apart
+      const x = Float32Array.from({ length: 4 * n }, (_, i) => -9 + (18 * i) / (4 * n) + 1e-3 * Math.sin(i));
+      const mathLoop = (v: Float32Array): Float32Array => {
+        setKernelBackend("ts");
+        const y = unary(op, v, "float32") as Float32Array;
+        setKernelBackend("auto");
+        return y;
+      };
+      const viaWasm = unaryWasm(op, x)!, viaMath = mathLoop(x);
+      expect(Array.from(viaWasm)).not.toEqual(Array.from(viaMath)); // the check below can tell the routes apart
+      expect(Array.from(unary(op, x, "float32"))).toEqual(Array.from(viaWasm));
+      const small = x.subarray(0, n - 1);
+      expect(Array.from(unary(op, small, "float32"))).toEqual(Array.from(mathLoop(small)));
+      // float64 never leaves the loop
+      const x64 = Float64Array.from(x);
+      const y64 = unary(op, x64, "float64");
+      expect(y64).toBeInstanceOf(Float64Array);
+      if (op === "tanh") for (let i = 0; i < x64.length; i += 97) expect(y64[i]).toBe(Math.tanh(x64[i]!));
+    });
+  }
+});
+
 describe("resident packed B operands (float32)", () => {
   afterEach(() => {
     setKernelThreads(2);
