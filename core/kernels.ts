@@ -424,87 +424,75 @@ export function transpose(x: Data, shape: Shape, perm: readonly number[], dtype:
   return y;
 }
 
-/** Strided copy of the box starting at `begin` with extent `size`. */
-export function slice(x: Data, shape: Shape, begin: readonly number[], size: readonly number[], dtype: DType): Data {
-  const n = sizeOf(size);
-  const y = allocData(dtype, n);
-  if (n === 0) return y;
-  const rank = shape.length;
-  if (rank === 0) {
-    y[0] = x[0]!;
-    return y;
-  }
-  const inStrides = stridesOf(shape);
-  // Copy contiguous runs along the last axis.
-  const last = size[rank - 1]!;
-  const rows = n / last;
+/**
+ * Where the rows of a box lie in a row-major tensor of shape `full`: the box starts at `begin` and has extent
+ * `size` (rank >= 1, at least one element); row r of the box (its r-th run along the last axis, `size[-1]` long,
+ * in row-major order) starts at flat offset `offsets[r]` of `full`. slice, pad and padAddInto all walk a box this way.
+ */
+function boxRowOffsets(full: Shape, begin: readonly number[], size: readonly number[]): Float64Array {
+  const rank = full.length;
+  const strides = stridesOf(full);
+  const rows = sizeOf(size) / size[rank - 1]!;
+  const offsets = new Float64Array(rows);
   const counter = new Array<number>(rank - 1).fill(0);
   for (let r = 0; r < rows; r++) {
     let off = begin[rank - 1]!;
-    for (let d = 0; d < rank - 1; d++) off += (begin[d]! + counter[d]!) * inStrides[d]!;
-    y.set(x.subarray(off, off + last), r * last);
+    for (let d = 0; d < rank - 1; d++) off += (begin[d]! + counter[d]!) * strides[d]!;
+    offsets[r] = off;
     for (let d = rank - 2; d >= 0; d--) {
       counter[d]!++;
       if (counter[d]! < size[d]!) break;
       counter[d] = 0;
     }
   }
+  return offsets;
+}
+
+/** Strided copy of the box starting at `begin` with extent `size`. */
+export function slice(x: Data, shape: Shape, begin: readonly number[], size: readonly number[], dtype: DType): Data {
+  const n = sizeOf(size);
+  const y = allocData(dtype, n);
+  if (n === 0) return y;
+  if (shape.length === 0) {
+    y[0] = x[0]!;
+    return y;
+  }
+  // Copy contiguous runs along the last axis.
+  const last = size[size.length - 1]!;
+  const offsets = boxRowOffsets(shape, begin, size);
+  for (let r = 0; r < offsets.length; r++) y.set(x.subarray(offsets[r]!, offsets[r]! + last), r * last);
   return y;
 }
 
-/** Inverse of slice: zeros of `outShape` with `x` placed at `begin`. */
 /**
  * Adds `x` (shape `xShape`) into the block of `y` (shape `outShape`, owned by the caller) that starts at `begin`:
  * the in-place sum behind `padSum`, which places many slices' cotangents into one buffer.
  */
 export function padAddInto(y: Data, x: Data, xShape: Shape, outShape: Shape, begin: readonly number[]): void {
-  const n = x.length;
-  if (n === 0) return;
-  const rank = outShape.length;
-  if (rank === 0) {
+  if (x.length === 0) return;
+  if (outShape.length === 0) {
     y[0] = y[0]! + x[0]!;
     return;
   }
-  const outStrides = stridesOf(outShape);
-  const last = xShape[rank - 1]!;
-  const rows = n / last;
-  const counter = new Array<number>(rank - 1).fill(0);
-  for (let r = 0; r < rows; r++) {
-    let off = begin[rank - 1]!;
-    for (let d = 0; d < rank - 1; d++) off += (begin[d]! + counter[d]!) * outStrides[d]!;
-    const src = r * last;
-    for (let j = 0; j < last; j++) y[off + j] = y[off + j]! + x[src + j]!;
-    for (let d = rank - 2; d >= 0; d--) {
-      counter[d]!++;
-      if (counter[d]! < xShape[d]!) break;
-      counter[d] = 0;
-    }
+  const last = xShape[xShape.length - 1]!;
+  const offsets = boxRowOffsets(outShape, begin, xShape);
+  for (let r = 0; r < offsets.length; r++) {
+    const dst = offsets[r]!, src = r * last;
+    for (let j = 0; j < last; j++) y[dst + j] = y[dst + j]! + x[src + j]!;
   }
 }
 
+/** Inverse of slice: zeros of `outShape` with `x` placed at `begin`. */
 export function pad(x: Data, xShape: Shape, outShape: Shape, begin: readonly number[], dtype: DType): Data {
   const y = allocData(dtype, sizeOf(outShape));
-  const n = x.length;
-  if (n === 0) return y;
-  const rank = outShape.length;
-  if (rank === 0) {
+  if (x.length === 0) return y;
+  if (outShape.length === 0) {
     y[0] = x[0]!;
     return y;
   }
-  const outStrides = stridesOf(outShape);
-  const last = xShape[rank - 1]!;
-  const rows = n / last;
-  const counter = new Array<number>(rank - 1).fill(0);
-  for (let r = 0; r < rows; r++) {
-    let off = begin[rank - 1]!;
-    for (let d = 0; d < rank - 1; d++) off += (begin[d]! + counter[d]!) * outStrides[d]!;
-    y.set(x.subarray(r * last, r * last + last), off);
-    for (let d = rank - 2; d >= 0; d--) {
-      counter[d]!++;
-      if (counter[d]! < xShape[d]!) break;
-      counter[d] = 0;
-    }
-  }
+  const last = xShape[xShape.length - 1]!;
+  const offsets = boxRowOffsets(outShape, begin, xShape);
+  for (let r = 0; r < offsets.length; r++) y.set(x.subarray(r * last, r * last + last), offsets[r]!);
   return y;
 }
 
