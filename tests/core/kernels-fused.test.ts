@@ -8,6 +8,7 @@ import {
   ELEMENTWISE_MAX_ULPS, gruResetAfterBackwardWasm, gruResetAfterForwardWasm, lstmBackwardWasm, lstmForwardWasm,
 } from "../../core/wasm/elementwise.js";
 import { setKernelBackend } from "../../core/wasm/backend.js";
+import { float32Order } from "./float32-steps.js";
 
 // Claims under test (float32 LSTM and reset-after GRU step kernels of core/wasm/elementwise.as; the GRU ones
 // are the same three claims with r, u, n for Γu, Γf, c̃ and a' = (1 - u)·n + u·a for c):
@@ -111,14 +112,10 @@ function expectBackwardBitForBit(p: Step): void {
 
 // ---- claim 2: the ulp-derived bound against correctly rounded activations ----------------------------------
 
+const ord = float32Order;
+// float32 values as bit patterns, for moving a value by a number of float32 steps
 const bits = new Uint32Array(1);
 const asFloat = new Float32Array(bits.buffer);
-/** Float32 values as ordered integers: |ord(x) - ord(y)| counts the float32 steps between them. */
-const ord = (v: number): number => {
-  asFloat[0] = v;
-  const b = bits[0]!;
-  return b & 0x80000000 ? -(b & 0x7fffffff) : b;
-};
 /**
  * An upper bound on the float32 step at any value within a few steps of x: 2^-22·|x| is twice the largest
  * relative spacing 2^-23, which covers stepping up into the next binade; 2^-149 is the subnormal step.

@@ -14,6 +14,7 @@ import {
 } from "../../core/wasm/backend.js";
 import { KERNELS_SOURCE_SHA256 } from "../../core/wasm/kernels.generated.js";
 import { tensor, dataOf, type Data, type DType } from "../../core/tensor.js";
+import { float32Order } from "./float32-steps.js";
 import { ArgumentError } from "../../core/errors.js";
 import { matmul } from "../../autograd/index.js";
 
@@ -342,14 +343,10 @@ describe("kernel backend switch", () => {
 
 describe("WebAssembly float32 elementwise kernels", () => {
   const ops: WasmUnaryOp[] = ["exp", "sigmoid", "tanh"];
-  // Float32 values as ordered integers, so |ord(x) - ord(y)| counts the floats between them (0 and -0 coincide).
+  const ord = float32Order;
+  // bit patterns to float32 values, for sweeping every 997th pattern
   const bits = new Uint32Array(1);
   const asFloat = new Float32Array(bits.buffer);
-  const ord = (v: number): number => {
-    asFloat[0] = v;
-    const b = bits[0]!;
-    return b & 0x80000000 ? -(b & 0x7fffffff) : b;
-  };
 
   /** Worst distance in float32 steps between the wasm kernel and the TypeScript reference (Math in float64, rounded once). */
   function worstUlps(op: WasmUnaryOp, x: Float32Array): { ulps: number; at: number } {
