@@ -54,6 +54,13 @@ const transposeSuite: Suite = propertySuite({
   check: ({ x, perm, w }, tol) => proveGrad(`transpose x${fmt(x.shape)} perm=${perm ? fmt(perm) : "reverse"}`, (t: Tensor) => weighted(transpose(t, perm), w), [toT(x)], tol),
 });
 
+/** A random box inside `s`: per axis [begin, size], size >= 1 (or -1 = to the end, when `toEnd`). */
+const boxArb = (s: readonly number[], toEnd: boolean) =>
+  fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((b) => {
+    const size = fc.integer({ min: 1, max: d - b });
+    return fc.tuple(fc.constant(b), toEnd ? fc.oneof(fc.constant(-1), size) : size);
+  })));
+
 const sliceSuite: Suite = propertySuite({
   name: "slice",
   family: "shape",
@@ -62,7 +69,7 @@ const sliceSuite: Suite = propertySuite({
   arbitrary: shapeArb(1, 3).chain((s) =>
     fc.record({
       x: arrArb(s, VALUES),
-      box: fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((b) => fc.tuple(fc.constant(b), fc.oneof(fc.constant(-1), fc.integer({ min: 1, max: d - b })))))),
+      box: boxArb(s, true),
       w: seedArb,
     }),
   ),
@@ -73,8 +80,7 @@ const sliceSuite: Suite = propertySuite({
 });
 
 /** 1-4 random boxes (begin, size) inside `s`, possibly overlapping. */
-const boxesArb = (s: readonly number[]) =>
-  fc.array(fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((b) => fc.tuple(fc.constant(b), fc.integer({ min: 1, max: d - b }))))), { minLength: 1, maxLength: 4 });
+const boxesArb = (s: readonly number[]) => fc.array(boxArb(s, false), { minLength: 1, maxLength: 4 });
 
 const slicesSuite: Suite = propertySuite({
   name: "slices",
