@@ -14,34 +14,12 @@
  * run the loops.
  */
 import { allocData, type Data, type DType } from "./tensor.js";
-import { getKernelBackend } from "./wasm/backend.js";
-import { gruResetAfterBackwardWasm, gruResetAfterForwardWasm, lstmBackwardWasm, lstmForwardWasm, unaryWasm } from "./wasm/elementwise.js";
+import { unary } from "./kernels.js";
+import { wasmChosenFor } from "./wasm/backend.js";
+import { gruResetAfterBackwardWasm, gruResetAfterForwardWasm, lstmBackwardWasm, lstmForwardWasm } from "./wasm/elementwise.js";
 
-/** Smallest float32 activation (elements) sent to the WebAssembly SIMD kernels under 'auto': below it the copies cost more. */
-export const WASM_ACTIVATION_MIN = 256;
-
-/** σ(v) = 1 / (1 + e^-v), never exponentiating a large positive number (as the unary kernel). */
-const sigmoid = (v: number): number => {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
-};
-
-/**
- * `op(x)` elementwise for op = sigmoid | tanh, a fresh array: float32 runs the WebAssembly SIMD kernels
- * (core/wasm/elementwise.ts, within a few ulp) when they are loaded and chosen, everything else this loop.
- */
-export function activate(op: "sigmoid" | "tanh", x: Data, dtype: DType): Data {
-  const backend = getKernelBackend();
-  if (dtype === "float32" && x instanceof Float32Array && (backend === "wasm" || (backend === "auto" && x.length >= WASM_ACTIVATION_MIN))) {
-    const y = unaryWasm(op, x);
-    if (y) return y;
-  }
-  const n = x.length, y = allocData(dtype, n);
-  if (op === "tanh") for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]!);
-  else for (let i = 0; i < n; i++) y[i] = sigmoid(x[i]!);
-  return y;
-}
+// Activations (sigmoid, tanh, exp) are the unary kernel's: float32 from ELEMENTWISE_WASM_MIN_SIZE values runs the
+// WebAssembly SIMD functions (within a few ulp) when chosen, everything else its loops.
 
 /** Columns `[k·w, (k+1)·w)` of every row of `x` `[B, g·w]`, as a fresh `[B, w]` array. */
 function columns(x: Data, B: number, g: number, w: number, k: number, dtype: DType): Data {
@@ -54,12 +32,12 @@ function columns(x: Data, B: number, g: number, w: number, k: number, dtype: DTy
  * LSTM gates: z `[B, 4H]` (blocks u, f, c̃, o) and c_prev `[B, H]` give
  * `c = σ(z_u)·tanh(z_c̃) + σ(z_f)·c_prev`, `a = σ(z_o)·tanh(c)`, and for the backward pass the activations
  * `gates` `[B, 4H]` = Γu, Γf, c̃, Γo (the sigmoid of all four blocks with block c̃ overwritten) and `tc = tanh(c)`.
- * The TypeScript reference loop (activations through `activate`); `lstmForward` picks it or the WebAssembly kernel.
+ * The TypeScript reference loop (activations through the unary kernel); `lstmForward` picks it or the WebAssembly kernel.
  */
 export function lstmForwardTs(z: Data, cPrev: Data, B: number, H: number, dtype: DType): { a: Data; c: Data; gates: Data; tc: Data } {
   const a = allocData(dtype, B * H), c = allocData(dtype, B * H);
-  const gates = activate("sigmoid", z, dtype); // fresh: ours to overwrite until wrapped
-  const tz = activate("tanh", columns(z, B, 4, H, 2, dtype), dtype);
+  const gates = unary("sigmoid", z, dtype); // fresh: ours to overwrite until wrapped
+  const tz = unary("tanh", columns(z, B, 4, H, 2, dtype), dtype);
   for (let b = 0; b < B; b++) {
     const zr = b * 4 * H, r = b * H;
     for (let j = 0; j < H; j++) {
@@ -69,7 +47,7 @@ export function lstmForwardTs(z: Data, cPrev: Data, B: number, H: number, dtype:
       c[r + j] = gates[zr + j]! * ct + gates[zr + H + j]! * cPrev[r + j]!;
     }
   }
-  const tc = activate("tanh", c, dtype);
+  const tc = unary("tanh", c, dtype);
   for (let b = 0; b < B; b++) {
     const zr = b * 4 * H + 3 * H, r = b * H;
     for (let j = 0; j < H; j++) a[r + j] = gates[zr + j]! * tc[r + j]!;
@@ -116,9 +94,7 @@ export const WASM_LSTM_BACKWARD_MIN = 512;
 
 /** Whether a float32 cell kernel over B·H elements goes to WebAssembly under the current kernel choice (setKernelBackend). */
 function cellPrefersWasm(dtype: DType, BH: number, min: number): boolean {
-  if (dtype !== "float32") return false;
-  const backend = getKernelBackend();
-  return backend === "wasm" || (backend === "auto" && BH >= min);
+  return dtype === "float32" && wasmChosenFor(BH, min);
 }
 
 /**
@@ -155,11 +131,11 @@ export function gruResetAfterForwardTs(zx: Data, za: Data, a: Data, B: number, H
   const pre = allocData(dtype, B * 2 * H); // zx + za for the r and z blocks
   for (let b = 0; b < B; b++)
     for (let j = 0; j < 2 * H; j++) pre[b * 2 * H + j] = zx[b * 3 * H + j]! + za[b * 3 * H + j]!;
-  const ru = activate("sigmoid", pre, dtype);
+  const ru = unary("sigmoid", pre, dtype);
   const preN = allocData(dtype, B * H);
   for (let b = 0; b < B; b++)
     for (let j = 0; j < H; j++) preN[b * H + j] = zx[b * 3 * H + 2 * H + j]! + ru[b * 2 * H + j]! * za[b * 3 * H + 2 * H + j]!;
-  const n = activate("tanh", preN, dtype);
+  const n = unary("tanh", preN, dtype);
   for (let b = 0; b < B; b++) {
     const g = b * 3 * H, r = b * H, q = b * 2 * H;
     for (let j = 0; j < H; j++) {
@@ -234,7 +210,7 @@ export function gruResetAfterBackward(dNext: Data, acts: Data, za: Data, a: Data
  */
 export function gruMinimalForward(g: Data, a: Data, B: number, H: number, dtype: DType): { next: Data; acts: Data } {
   const next = allocData(dtype, B * H), acts = allocData(dtype, B * 2 * H);
-  const su = activate("sigmoid", columns(g, B, 2, H, 0, dtype), dtype), tc = activate("tanh", columns(g, B, 2, H, 1, dtype), dtype);
+  const su = unary("sigmoid", columns(g, B, 2, H, 0, dtype), dtype), tc = unary("tanh", columns(g, B, 2, H, 1, dtype), dtype);
   for (let b = 0; b < B; b++) {
     const s = b * 2 * H, r = b * H;
     for (let j = 0; j < H; j++) {
@@ -343,7 +319,7 @@ export function softmaxCrossEntropyForward(z: Data, targets: Int32Array, rows: n
     m[r] = mr;
     for (let k = 0; k < V; k++) shifted[o + k] = z[o + k]! - mr;
   }
-  const p = activateExp(shifted, dtype);
+  const p = unary("exp", shifted, dtype);
   const loss = allocData(dtype, rows);
   for (let r = 0; r < rows; r++) {
     const o = r * V;
@@ -355,18 +331,6 @@ export function softmaxCrossEntropyForward(z: Data, targets: Int32Array, rows: n
     for (let k = 0; k < V; k++) p[o + k] = p[o + k]! * inv; // p is the fresh exp array: ours until wrapped
   }
   return { loss, p };
-}
-
-/** `e^x` elementwise, a fresh array (float32 through the WebAssembly SIMD kernel when chosen, as `activate`). */
-function activateExp(x: Data, dtype: DType): Data {
-  const backend = getKernelBackend();
-  if (dtype === "float32" && x instanceof Float32Array && (backend === "wasm" || (backend === "auto" && x.length >= WASM_ACTIVATION_MIN))) {
-    const y = unaryWasm("exp", x);
-    if (y) return y;
-  }
-  const y = allocData(dtype, x.length);
-  for (let i = 0; i < x.length; i++) y[i] = Math.exp(x[i]!);
-  return y;
 }
 
 /** Backward of `softmaxCrossEntropyForward`: `dz = dl_row · (p - onehot(y))`, zero on ignored rows. */

@@ -162,7 +162,7 @@ export const fusedRules = {
       const v1 = F.rowsWithOne(xs.slice(0, parts).map(dataOf), xs.slice(0, parts).map((x) => x.shape[1]!), B, dt);
       // biasedTranspose's data is cached and never written: the kernel may keep it packed across steps
       let c = K.matmul(v1, biasedTranspose(W, b), B, Kd + 1, N, 1, ONE_BATCH, ONE_BATCH, dt, true);
-      if (activation === "tanh") c = F.activate("tanh", c, dt);
+      if (activation === "tanh") c = K.unary("tanh", c, dt);
       else if (activation === "relu") F.reluInPlace(c);
       return fromData(c, [B, N], dt);
     },

@@ -90,9 +90,14 @@ export function getKernelBackend(): KernelBackend {
  */
 export const WASM_MATMUL_MIN_WORK = 512;
 
+/** Whether a kernel call of `size` (elements or multiply-adds) should try WebAssembly: always under 'wasm', never under 'ts', from `autoMin` under 'auto'. */
+export function wasmChosenFor(size: number, autoMin: number): boolean {
+  return backend === "wasm" || (backend === "auto" && size >= autoMin);
+}
+
 /** Whether a matmul of `work` multiply-adds should try WebAssembly under the current choice. */
 export function matmulPrefersWasm(work: number): boolean {
-  return backend === "wasm" || (backend === "auto" && work >= WASM_MATMUL_MIN_WORK);
+  return wasmChosenFor(work, WASM_MATMUL_MIN_WORK);
 }
 
 function initialThreads(): 1 | 2 {

@@ -9,7 +9,7 @@
  * activations (tests/core/kernels-fused.test.ts).
  */
 import { ELEMENTWISE_WASM_BASE64 } from "./kernels.generated.js";
-import { decodeBase64, getKernelBackend } from "./backend.js";
+import { decodeBase64, wasmChosenFor } from "./backend.js";
 
 /** The ops the elementwise module computes. */
 export type WasmUnaryOp = "exp" | "sigmoid" | "tanh";
@@ -33,8 +33,7 @@ export const ELEMENTWISE_WASM_MIN_SIZE = 256;
 /** Whether `unary(op)` on n float32 values should use unaryWasm under the current kernel choice (setKernelBackend). */
 export function unaryPrefersWasm(op: string, n: number): op is WasmUnaryOp {
   if (op !== "exp" && op !== "sigmoid" && op !== "tanh") return false;
-  const choice = getKernelBackend();
-  return choice === "wasm" || (choice === "auto" && n >= ELEMENTWISE_WASM_MIN_SIZE);
+  return wasmChosenFor(n, ELEMENTWISE_WASM_MIN_SIZE);
 }
 
 interface Exports {
