@@ -222,11 +222,22 @@ interface CaseResult {
   readonly ratios: Record<string, number>;
   /** The same for every seqgrad variant present: ratiosByVariant[variant][peer]. */
   readonly ratiosByVariant: Record<string, Record<string, number>>;
+  /**
+   * Paired ratios: for every seqgrad variant and peer, the median over rounds r of variant[r] ÷ peer[r]. Round r of
+   * two implementations runs seconds apart, so a drift of the machine's speed between rounds (seen here: up to 2×
+   * over minutes) cancels in each pair; it does not cancel between separate medians.
+   */
+  readonly pairedRatiosByVariant: Record<string, Record<string, number>>;
   readonly initialLossAgreement: string | null;
 }
 
 const fmtNum = (x: number): string =>
   !Number.isFinite(x) ? String(x) : x >= 1000 ? Math.round(x).toLocaleString("en-US") : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2);
+/** Median over rounds of a[r] ÷ b[r] (the rounds both have: an implementation that failed mid-run has fewer). */
+const pairedRatio = (a: readonly number[], b: readonly number[]): number => {
+  const n = Math.min(a.length, b.length);
+  return n === 0 ? NaN : median(a.slice(0, n).map((x, r) => x / b[r]!));
+};
 const fmtRatio = (x: number): string => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2)) + "×";
 const MB = (kb: number): number => Math.round(kb / 1024);
 
@@ -317,6 +328,9 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
       const ratiosByVariant: Record<string, Record<string, number>> = {};
       for (const v of results.filter((r) => isSeqgrad(r.impl)))
         ratiosByVariant[v.impl] = Object.fromEntries(results.filter((r) => !isSeqgrad(r.impl)).map((r) => [r.impl, v.median / r.median]));
+      const pairedRatiosByVariant: Record<string, Record<string, number>> = {};
+      for (const v of results.filter((r) => isSeqgrad(r.impl)))
+        pairedRatiosByVariant[v.impl] = Object.fromEntries(results.filter((r) => !isSeqgrad(r.impl)).map((r) => [r.impl, pairedRatio(v.rounds, r.rounds)]));
       const rows = [["impl", unit, "min–max", "steps/round", "seqgrad ÷", "peak RSS MB", "note"]];
       for (const r of results)
         rows.push([
@@ -329,7 +343,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
       for (const s of skipped) console.log(`  skipped ${s.impl}: ${s.reason}`);
       const agree = c.workload.kind === "matmul" ? null : lossAgreement(results);
       if (agree) console.log(`  ${agree}`);
-      out.push({ name, workload: c.workload, unit, results, skipped, ratios, ratiosByVariant, initialLossAgreement: agree });
+      out.push({ name, workload: c.workload, unit, results, skipped, ratios, ratiosByVariant, pairedRatiosByVariant, initialLossAgreement: agree });
     }
   } finally {
     for (const child of children.values()) child.stop();
@@ -375,6 +389,12 @@ const main = async (): Promise<void> => {
       rows.push([c.name, variant, `${fmtNum(v.median)} ${c.unit}`, ...peers.map((p) => (p in rs ? fmtRatio(rs[p]!) : "—"))]);
     }
   printTable(rows, rows[0]!.map((_, i) => i).filter((i) => i > 1));
+  console.log("\npaired: the median over rounds of seqgrad's round ÷ the peer's round of the same number (drift between rounds cancels)");
+  const paired = [["case", "seqgrad variant", ...peers]];
+  for (const c of cases)
+    for (const [variant, rs] of Object.entries(c.pairedRatiosByVariant))
+      paired.push([c.name, variant, ...peers.map((p) => (p in rs && Number.isFinite(rs[p]!) ? fmtRatio(rs[p]!) : "—"))]);
+  printTable(paired, paired[0]!.map((_, i) => i).filter((i) => i > 1));
 
   const file = path.resolve(opts.out);
   mkdirSync(path.dirname(file), { recursive: true });
