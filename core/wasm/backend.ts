@@ -414,35 +414,44 @@ function awaitPart(e: Engine, h: Helper): boolean {
 // waits for the helper, and two threads are slower than one. After each split, the time this thread
 // spent on its half (mine) and then waiting for the helper's (wait) tell: one thread would have taken
 // about 2·mine, two took mine + wait, so the split paid if wait < 0.8·mine. Each split that did not
-// pay doubles how many large matmuls then run on one thread before splitting is tried again (up to
-// 64); one that paid resets it.
+// pay doubles how many large matmuls of its size class then run on one thread before splitting is tried
+// again (up to 64); one that paid resets it. Small and large splits are judged apart (WASM_SPLIT_LARGE_WORK):
+// the cost of waking the helper is fixed, so per-step products of a recurrent cell can stop paying on a busy
+// machine while a weight gradient of 200M multiply-adds still halves, and one judgement for both would keep
+// the large products on one thread whenever the small ones back off.
 
 const now = (): number => (typeof performance === "object" ? performance.now() : Date.now());
 const MAX_BACKOFF = 64;
-let backoff = 0;
-let skipped = 0;
 
-/** Whether this large matmul should split; counts the ones that run on one thread while backing off. */
-function splitPays(): boolean {
-  if (backoff === 0) return true;
-  if (skipped < backoff) {
-    skipped++;
+/** Splits of this many multiply-adds or more are judged apart from smaller ones. */
+export const WASM_SPLIT_LARGE_WORK = 1 << 24;
+const backoff = [0, 0];
+const skipped = [0, 0];
+const sizeClass = (work: number): 0 | 1 => (work >= WASM_SPLIT_LARGE_WORK ? 1 : 0);
+
+/** Whether a large matmul of `work` multiply-adds should split; counts the ones of its class that run on one thread while backing off. */
+function splitPays(work: number): boolean {
+  const k = sizeClass(work);
+  if (backoff[k] === 0) return true;
+  if (skipped[k]! < backoff[k]!) {
+    skipped[k]!++;
     return false;
   }
-  skipped = 0;
+  skipped[k] = 0;
   return true;
 }
 
-/** Records one split's timings (ms this thread computed, ms it then waited); exported for tests. */
-export function judgeSplit(mineMs: number, waitMs: number): void {
-  skipped = 0;
-  backoff = waitMs < 0.8 * mineMs ? 0 : Math.min(MAX_BACKOFF, Math.max(1, backoff * 2));
+/** Records one split's timings (ms this thread computed, ms it then waited) for splits of `work` multiply-adds' class; exported for tests. */
+export function judgeSplit(mineMs: number, waitMs: number, work = 0): void {
+  const k = sizeClass(work);
+  skipped[k] = 0;
+  backoff[k] = waitMs < 0.8 * mineMs ? 0 : Math.min(MAX_BACKOFF, Math.max(1, backoff[k]! * 2));
 }
 
 /** Resets the judgement of whether splitting pays (tests and benchmarks that force splits call it). */
 export function resetSplitJudgement(): void {
-  backoff = 0;
-  skipped = 0;
+  backoff.fill(0);
+  skipped.fill(0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -544,7 +553,8 @@ export function matmulWasm(
   if (K === 0) return f32 ? new Float32Array(cLen) : new Float64Array(cLen);
   const bytesPer = f32 ? 4 : 8;
   const workBytes = Math.max(k.workBytesF32(), k.workBytesF64());
-  const split = e.shared && getKernelThreads() === 2 && batches * M * K * N >= splitMinWork && splitPays();
+  const work = batches * M * K * N;
+  const split = e.shared && getKernelThreads() === 2 && work >= splitMinWork && splitPays(work);
   const work0 = alignUp(k.heapBase());
   const work1 = alignUp(work0 + workBytes);
   const region = alignUp(work1 + workBytes);
@@ -607,7 +617,7 @@ export function matmulWasm(
     const t1 = now();
     // If the helper failed or timed out, its part is computed here, in this thread's own work area.
     if (!awaitPart(e, helper)) part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!, packed);
-    judgeSplit(t1 - t0, now() - t1);
+    judgeSplit(t1 - t0, now() - t1, work);
   } else {
     part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed);
   }

@@ -10,7 +10,7 @@ import {
 import {
   getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, resetSplitJudgement, resetWasmResident,
   setKernelBackend, setKernelThreads, wasmAvailable, wasmLoadError, wasmResidentStats, wasmSplitCount, wasmThreadsAvailable,
-  WASM_MATMUL_MIN_WORK, WASM_RESIDENT_BYTES, WASM_SPLIT_MIN_WORK,
+  WASM_MATMUL_MIN_WORK, WASM_RESIDENT_BYTES, WASM_SPLIT_LARGE_WORK, WASM_SPLIT_MIN_WORK,
 } from "../../core/wasm/backend.js";
 import { KERNELS_SOURCE_SHA256 } from "../../core/wasm/kernels.generated.js";
 import { tensor, dataOf, type Data, type DType } from "../../core/tensor.js";
@@ -289,6 +289,28 @@ describe("two-thread WebAssembly matmul", () => {
     judgeSplit(4, 1); // waited less than 0.8 of its own part: it paid, no backoff
     runWasm(p, "float32");
     expect(wasmSplitCount()).toBe(before + 2);
+  });
+
+  it("judges small and large splits apart: small ones backing off leave large ones splitting", () => {
+    expect(wasmThreadsAvailable()).toBe(true);
+    const small = problem("float32", 64, 128, 128, [0], [0], 63);
+    const large = problem("float32", 256, 256, 256, [0], [0], 65);
+    expect(64 * 128 * 128).toBeLessThan(WASM_SPLIT_LARGE_WORK);
+    expect(256 * 256 * 256).toBeGreaterThanOrEqual(WASM_SPLIT_LARGE_WORK);
+    resetSplitJudgement();
+    judgeSplit(1, 5, 64 * 128 * 128); // a small split that did not pay
+    const before = wasmSplitCount();
+    runWasm(large, "float32");
+    expect(wasmSplitCount()).toBe(before + 1); // the large one still splits
+    runWasm(small, "float32");
+    expect(wasmSplitCount()).toBe(before + 1); // the small one backs off
+    resetSplitJudgement();
+    judgeSplit(1, 5, 256 * 256 * 256); // and the other way round
+    runWasm(small, "float32");
+    expect(wasmSplitCount()).toBe(before + 2);
+    runWasm(large, "float32");
+    expect(wasmSplitCount()).toBe(before + 2);
+    resetSplitJudgement();
   });
 
   it("returns the previous thread count and rejects anything but 1 or 2", () => {
