@@ -9,10 +9,10 @@
  * (`OuterSum`) and placed slices (`PadSum`) are collected per tensor and summed out, with differentiable ops, when first read.
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
-import { dataOf, fromData, isTensor, zeros, ones, type Tensor } from "../core/tensor.js";
+import { dataOf, fromData, isTensor, zeros, ones, type Data, type Tensor } from "../core/tensor.js";
 import { OuterSum, PadSum, bind, inBackwardOf, popTape, pushTape, record, withoutTapes, type Cotangent, type Differentiable, type Tape } from "./tape.js";
 import { add } from "./primitives/binary.js";
-import { outerSum } from "./primitives/matmul.js";
+import { outerSum, outerSumBegin } from "./primitives/matmul.js";
 import { padSum } from "./primitives/shape.js";
 import { identity } from "./primitives/unary.js";
 import { assertTensorTree, flatten, map, unflatten, TreeMismatchError, type Tree } from "./tree.js";
@@ -33,6 +33,10 @@ class Pending {
   acc: Tensor | null = null;
   as: Tensor[] = [];
   bs: Tensor[] = [];
+  /** rows Σ R_i of the deferred terms in `as`/`bs` */
+  rows = 0;
+  /** earlier terms whose product is already begun (outerSumBegin), in order: added when the cotangent is read */
+  chunks: { as: Tensor[]; bs: Tensor[]; later: { result(): Data } }[] = [];
   /** deferred placed slices (`PadSum`): their blocks and where they go */
   pads: Tensor[] = [];
   padBegins: (readonly number[])[] = [];
@@ -52,10 +56,42 @@ export const setOuterSumFlushElements = (n: number): number => {
 };
 
 /**
- * The pending terms made one tensor, added to the tensor part: `Σ aᵢᵀ bᵢ` as one product over the rows of all
- * of them, placed slices as one `padSum` buffer.
+ * Deferred `aᵀ b` terms are begun as one product (a chunk) once they hold this many rows and the product this
+ * many multiply-adds, and read when the cotangent is: a large product may then run on a second thread while
+ * the backward pass goes on (K.matmulLater), and a recurrent weight's gradient is mostly computed by the time
+ * the loop reaches the first step. Chunks are cut at the same terms whatever runs them, so the result does not
+ * depend on the thread count; smaller problems are never cut (one product, as before).
+ */
+export const OUTER_SUM_CHUNK = { rows: 512, work: 1 << 24 } as const;
+let chunk: { rows: number; work: number } = OUTER_SUM_CHUNK;
+
+/** @internal Sets when deferred terms are begun as a chunk (tests); returns the previous setting. */
+export const setOuterSumChunk = (c: { rows: number; work: number }): { rows: number; work: number } => {
+  const prev = chunk;
+  chunk = c;
+  return prev;
+};
+
+/** Begins the product of the terms collected so far when they make a chunk. */
+const maybeBegin = (p: Pending): void => {
+  const M = p.as[0]!.shape[1]!, N = p.bs[0]!.shape[1]!;
+  if (p.rows < chunk.rows || p.rows * M * N < chunk.work) return;
+  p.chunks.push({ as: p.as, bs: p.bs, later: outerSumBegin(p.as, p.bs) });
+  p.as = [];
+  p.bs = [];
+  p.rows = 0;
+};
+
+/**
+ * The pending terms made one tensor, added to the tensor part: begun chunks in order, then `Σ aᵢᵀ bᵢ` of the rest
+ * as one product over the rows of all of them, placed slices as one `padSum` buffer.
  */
 const flush = (p: Pending): void => {
+  for (const c of p.chunks) {
+    const prod = outerSum(c.as, c.bs, c.later);
+    p.acc = p.acc === null ? prod : add(p.acc, prod);
+  }
+  p.chunks = [];
   if (p.as.length > 0) {
     const prod = outerSum(p.as, p.bs);
     p.acc = p.acc === null ? prod : add(p.acc, prod);
@@ -67,6 +103,7 @@ const flush = (p: Pending): void => {
   // new arrays rather than truncated ones, so nothing that saw the old ones ever sees them change
   p.as = [];
   p.bs = [];
+  p.rows = 0;
   p.pads = [];
   p.padBegins = [];
   p.size = 0;
@@ -86,7 +123,9 @@ const accumulate = (prev: Tensor | Pending | undefined, dx: Cotangent): Tensor |
     if (dx instanceof OuterSum) {
       p.as.push(dx.a);
       p.bs.push(dx.b);
+      p.rows += dx.a.shape[0]!;
       p.size += dx.a.size + dx.b.size;
+      maybeBegin(p);
     } else {
       p.pads.push(dx.x);
       p.padBegins.push(dx.begin);

@@ -5,7 +5,7 @@
  */
 import { allocData, type Data, type DType } from "./tensor.js";
 import { sizeOf, stridesOf, shapesEqual, type Shape } from "./shape.js";
-import { matmulPrefersWasm, matmulWasm } from "./wasm/backend.js";
+import { matmulPrefersWasm, matmulWasm, matmulWasmStart } from "./wasm/backend.js";
 import { unaryPrefersWasm, unaryWasm } from "./wasm/elementwise.js";
 
 export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "abs" | "sign" | "step" | "square" | "reciprocal" | "log1p" | "isFinite";
@@ -568,6 +568,21 @@ export function matmul(
     if (c) return c;
   }
   return matmulRef(a, b, M, K, N, batches, aBatch, bBatch, dtype);
+}
+
+/**
+ * C = A @ B (A [M, K], B [K, N]) begun now and read later with `result()`: where the WebAssembly kernels have a
+ * free second thread it runs there while this thread goes on (core/wasm/backend.ts matmulWasmStart); anywhere
+ * else it is computed here, now. Either way the result is exactly `matmul`'s.
+ */
+export function matmulLater(a: Data, b: Data, M: number, K: number, N: number, dtype: DType): { result(): Data } {
+  const one = new Int32Array(1);
+  if (matmulPrefersWasm(M * K * N)) {
+    const s = matmulWasmStart(a, b, M, K, N, dtype);
+    if (s) return { result: () => s.result() ?? matmulRef(a, b, M, K, N, 1, one, one, dtype) };
+  }
+  const c = matmul(a, b, M, K, N, 1, one, one, dtype);
+  return { result: () => c };
 }
 
 /**

@@ -103,19 +103,9 @@ export const matmulRules = {
   // inner size Σ R_i. dC = Σ ... is linear in each term: da_i = b_i dCᵀ, db_i = a_i dC.
   outerSum: {
     name: "outerSum",
-    forward: (xs) => {
-      const n = xs.length / 2, as = xs.slice(0, n), bs = xs.slice(n);
-      const M = as[0]!.shape[1]!, N = bs[0]!.shape[1]!, dt = as[0]!.dtype;
-      const R = as.reduce((s, a) => s + a.shape[0]!, 0);
-      if (M * N === 0) return fromData(allocData(dt, 0), [M, N], dt);
-      // a column on either side (a bias's dzᵀ 1): a weighted sum of rows, no concatenated copy, no product to pack
-      if (N === 1) return fromData(K.outerSumColumn(as.map(dataOf), bs.map(dataOf), M, dt), [M, N], dt);
-      if (M === 1) return fromData(K.outerSumColumn(bs.map(dataOf), as.map(dataOf), N, dt), [M, N], dt);
-      const rows = (ts: readonly Tensor[], w: number) => (n === 1 ? dataOf(ts[0]!) : K.concat(ts.map(dataOf), ts.map((t) => t.shape), 0, [R, w], dt));
-      // transpose whichever side moves fewer elements: the a's (R·M), or the b's and the result ((Bᵀ A)ᵀ, R·N + M·N)
-      if (R * N + M * N >= R * M) return fromData(K.matmul(KF.transposeConcatRows(as.map(dataOf), M, dt), rows(bs, N), M, R, N, 1, ONE, ONE, dt), [M, N], dt);
-      const Ct = K.matmul(KF.transposeConcatRows(bs.map(dataOf), N, dt), rows(as, M), N, R, M, 1, ONE, ONE, dt);
-      return fromData(K.transpose(Ct, [N, M], [1, 0], dt), [M, N], dt);
+    forward: (xs, { later }) => {
+      const n = xs.length / 2, M = xs[0]!.shape[1]!, N = xs[n]!.shape[1]!, dt = xs[0]!.dtype;
+      return fromData((later ?? outerSumBegin(xs.slice(0, n), xs.slice(n), productNow)).result(), [M, N], dt);
     },
     vjp: (dy, xs, _y, _p, needs) => {
       const n = xs.length / 2;
@@ -126,8 +116,39 @@ export const matmulRules = {
 
 const ONE = new Int32Array(1);
 
-/** `outerSum(as, bs) = Σ_i a_iᵀ b_i` for 2-D `a_i` `[R_i, M]`, `b_i` `[R_i, N]`: one product, one tape entry. */
-export const outerSum = (as: readonly Tensor[], bs: readonly Tensor[]): Tensor => {
+type Product = (a: Data, b: Data, M: number, inner: number, N: number, dtype: Tensor["dtype"]) => { result(): Data };
+/** A product begun (K.matmulLater) or computed here and now (`productNow`, with both threads where a split pays). */
+const productNow: Product = (a, b, M, inner, N, dt) => {
+  const c = K.matmul(a, b, M, inner, N, 1, ONE, ONE, dt);
+  return { result: () => c };
+};
+
+/**
+ * The data of `Σ_i a_iᵀ b_i` (`outerSum`) begun now and read with `result()`: a large product may run on a second
+ * thread meanwhile (K.matmulLater), so the backward loop begins a chunk of a weight's gradient as soon as its
+ * terms are in and reads it when the gradient is read. The result is the same whenever it is read. outerSum's own
+ * forward passes `productNow`, which computes at once.
+ */
+export const outerSumBegin = (as: readonly Tensor[], bs: readonly Tensor[], product: Product = K.matmulLater): { result(): Data } => {
+  const n = as.length, M = as[0]!.shape[1]!, N = bs[0]!.shape[1]!, dt = as[0]!.dtype;
+  const R = as.reduce((s, a) => s + a.shape[0]!, 0);
+  const now = (d: Data) => ({ result: () => d });
+  if (M * N === 0) return now(allocData(dt, 0));
+  // a column on either side (a bias's dzᵀ 1): a weighted sum of rows, no concatenated copy, no product to pack
+  if (N === 1) return now(K.outerSumColumn(as.map(dataOf), bs.map(dataOf), M, dt));
+  if (M === 1) return now(K.outerSumColumn(bs.map(dataOf), as.map(dataOf), N, dt));
+  const rows = (ts: readonly Tensor[], w: number) => (n === 1 ? dataOf(ts[0]!) : K.concat(ts.map(dataOf), ts.map((t) => t.shape), 0, [R, w], dt));
+  // transpose whichever side moves fewer elements: the a's (R·M), or the b's and the result ((Bᵀ A)ᵀ, R·N + M·N)
+  if (R * N + M * N >= R * M) return product(KF.transposeConcatRows(as.map(dataOf), M, dt), rows(bs, N), M, R, N, dt);
+  const Ct = product(KF.transposeConcatRows(bs.map(dataOf), N, dt), rows(as, M), N, R, M, dt);
+  return { result: () => K.transpose(Ct.result(), [N, M], [1, 0], dt) };
+};
+
+/**
+ * `outerSum(as, bs) = Σ_i a_iᵀ b_i` for 2-D `a_i` `[R_i, M]`, `b_i` `[R_i, N]`: one product, one tape entry. `later`:
+ * the product of these very terms already begun by `outerSumBegin` (the backward loop's), read instead of computed.
+ */
+export const outerSum = (as: readonly Tensor[], bs: readonly Tensor[], later?: { result(): Data }): Tensor => {
   if (as.length === 0 || as.length !== bs.length) throw new ShapeError("outerSum", [], `needs as many a as b terms (at least one), got ${as.length} and ${bs.length}`);
   const M = as[0]!.shape[1], N = bs[0]!.shape[1];
   as.forEach((a, i) => {
@@ -136,7 +157,7 @@ export const outerSum = (as: readonly Tensor[], bs: readonly Tensor[]): Tensor =
       throw new ShapeError("outerSum", [a.shape, b.shape], `term ${i}: needs a [R, ${M}] and b [R, ${N}], got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   });
   sameDType("outerSum", [...as.map((_, i) => `as[${i}]`), ...bs.map((_, i) => `bs[${i}]`)], [...as, ...bs]);
-  return bind(matmulRules.outerSum, [...as, ...bs], {});
+  return bind(matmulRules.outerSum, [...as, ...bs], later === undefined ? {} : { later });
 };
 
 /**

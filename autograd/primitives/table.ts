@@ -2,6 +2,7 @@
  * Every primitive's name and parameters. The rule table in `rules.ts` is a mapped type over this interface,
  * so a primitive without a forward kernel or a VJP rule fails `tsc`.
  */
+import type { Data } from "../../core/tensor.js";
 import type { DType } from "../../core/tensor.js";
 import type { MultiPrimitive, Primitive } from "../tape.js";
 
@@ -25,7 +26,7 @@ export interface PrimitiveParams {
   gather: { axis: number; indices: Int32Array; indicesShape: readonly number[] };
   scatterAdd: { axis: number; indices: Int32Array; shape: readonly number[] };
   // matmul.ts
-  matmul: { transA: boolean; transB: boolean }; outerSum: None;
+  matmul: { transA: boolean; transB: boolean }; outerSum: { later?: { result(): Data } };
   // fused.ts
   affine: { parts: number; activation: "identity" | "tanh" | "relu" }; tanhBwd: None; matmulColumns: { c0: number; c1: number };
   softmaxCrossEntropyBwd: { targets: Int32Array };

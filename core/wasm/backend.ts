@@ -527,6 +527,14 @@ function residentSlot(e: Engine, base: number, K: number, N: number): number {
 // ---------------------------------------------------------------------------------------------
 // matmul
 
+/** This thread's and the helper's work areas and the resident region, from heapBase up (one layout for every call). */
+function areas(e: Engine): { work0: number; work1: number; region: number } {
+  const workBytes = Math.max(e.k.workBytesF32(), e.k.workBytesF64());
+  const work0 = alignUp(e.k.heapBase());
+  const work1 = alignUp(work0 + workBytes);
+  return { work0, work1, region: alignUp(work1 + workBytes) };
+}
+
 /** Whether batch b uses A batch b and every batch the same B batch, with A's batches starting at 0. */
 function foldsIntoRows(aBatch: Int32Array, bBatch: Int32Array, batches: number): boolean {
   const b0 = bBatch[0];
@@ -552,15 +560,13 @@ export function matmulWasm(
   // An empty sum: the kernels take K > 0.
   if (K === 0) return f32 ? new Float32Array(cLen) : new Float64Array(cLen);
   const bytesPer = f32 ? 4 : 8;
-  const workBytes = Math.max(k.workBytesF32(), k.workBytesF64());
   const work = batches * M * K * N;
-  const split = e.shared && getKernelThreads() === 2 && work >= splitMinWork && splitPays(work);
-  const work0 = alignUp(k.heapBase());
-  const work1 = alignUp(work0 + workBytes);
-  const region = alignUp(work1 + workBytes);
+  // a product begun with matmulWasmStart keeps the helper (and its arena) until it is read
+  const split = e.shared && getKernelThreads() === 2 && work >= splitMinWork && inFlight === null && splitPays(work);
+  const { work0, work1, region } = areas(e);
   const keep = reuseB && f32 && b.length === K * N && M > 0 && N > 0;
   const hit = keep ? residentOf(e, b, K, N) : undefined;
-  const aPtr = alignUp(region + WASM_RESIDENT_BYTES);
+  const aPtr = alignUp(inFlight?.end ?? region + WASM_RESIDENT_BYTES);
   const bPtr = alignUp(aPtr + a.length * bytesPer);
   const cPtr = alignUp(bPtr + (hit ? 0 : b.length * bytesPer));
   const aMapPtr = alignUp(cPtr + cLen * bytesPer);
@@ -622,4 +628,91 @@ export function matmulWasm(
     part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed);
   }
   return f32 ? new Float32Array(buf, cPtr, cLen).slice() : new Float64Array(buf, cPtr, cLen).slice();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A product begun on the helper thread and read later
+//
+// A recurrent network's weight gradient is one large product per chunk of time steps (autograd's deferred
+// outer sums), and nothing else in the backward pass waits for it until the gradient is read at the end. So
+// the helper can compute it while this thread goes on with the backward pass of the earlier steps. The
+// operands are copied into an arena just above the resident region, which later calls lay their own buffers
+// above (the helper is the only writer of the arena's C until the product is read), and while the product is
+// in flight this thread splits nothing (the helper is busy). One product is in flight at a time: beginning
+// another first reads the one before. The helper computes the whole product with the same kernel and panels
+// as one thread here, so the result is the one `matmulWasm` gives, bit for bit.
+
+interface Started {
+  readonly e: Engine;
+  readonly helper: Helper;
+  readonly a: Data;
+  readonly b: Data;
+  readonly M: number;
+  readonly K: number;
+  readonly N: number;
+  readonly dtype: DType;
+  readonly cPtr: number;
+  /** First byte above the arena: later calls lay out their buffers from here while this one is in flight. */
+  readonly end: number;
+  c: Data | null;
+}
+let inFlight: Started | null = null;
+let started = 0;
+
+/** How many products have been begun on the helper thread (for tests and benchmarks). */
+export function wasmStartedCount(): number {
+  return started;
+}
+
+/** Waits for the product in flight and copies C out; computes it on this thread if the helper failed. */
+function finish(s: Started): void {
+  if (inFlight === s) inFlight = null;
+  if (awaitPart(s.e, s.helper)) {
+    const buf = s.e.memory.buffer;
+    s.c = s.dtype === "float32" ? new Float32Array(buf, s.cPtr, s.M * s.N).slice() : new Float64Array(buf, s.cPtr, s.M * s.N).slice();
+  } else {
+    const one = new Int32Array(1);
+    s.c = matmulWasm(s.a, s.b, s.M, s.K, s.N, 1, one, one, s.dtype);
+  }
+}
+
+/**
+ * Begins C = A @ B (A [M, K], B [K, N], row-major) on the helper thread and returns at once; `result()` waits
+ * for it and returns C (null when WebAssembly failed meanwhile: compute it elsewhere). Null when no helper is
+ * ready (one thread, no shared memory, a helper still starting) or the operands do not fit: compute it now.
+ */
+export function matmulWasmStart(a: Data, b: Data, M: number, K: number, N: number, dtype: DType): { result(): Data | null } | null {
+  const e = load();
+  if (!e || !e.shared || getKernelThreads() !== 2 || K === 0 || M === 0 || N === 0) return null;
+  const helper = helperOf(e);
+  if (!helper || Atomics.load(helper.ctrl, CTRL_READY) !== 1) return null;
+  if (inFlight) finish(inFlight);
+  const f32 = dtype === "float32";
+  const bytesPer = f32 ? 4 : 8;
+  const { work1, region } = areas(e);
+  const aPtr = alignUp(region + WASM_RESIDENT_BYTES);
+  const bPtr = alignUp(aPtr + a.length * bytesPer);
+  const cPtr = alignUp(bPtr + b.length * bytesPer);
+  const mapPtr = alignUp(cPtr + M * N * bytesPer);
+  const end = mapPtr + 8;
+  if (!ensureMemory(e, end)) return null;
+  const buf = e.memory.buffer;
+  if (f32) {
+    new Float32Array(buf, aPtr, a.length).set(a);
+    new Float32Array(buf, bPtr, b.length).set(b);
+  } else {
+    new Float64Array(buf, aPtr, a.length).set(a);
+    new Float64Array(buf, bPtr, b.length).set(b);
+  }
+  new Int32Array(buf, mapPtr, 2).fill(0); // batch maps: the one A and the one B
+  postPart(helper, f32 ? 32 : 64, [aPtr, bPtr, cPtr, M, K, N, 1, mapPtr, mapPtr + 4, work1, 0, M, 0, N, 0]);
+  started++;
+  const s: Started = { e, helper, a, b, M, K, N, dtype, cPtr, end, c: null };
+  inFlight = s;
+  return {
+    result: () => {
+      if (s.c === null && inFlight === s) finish(s);
+      return s.c;
+    },
+  };
 }

@@ -8,7 +8,8 @@ import {
   lstmPointwise, lstmPointwiseComposed, softmaxCrossEntropyComposed, softmaxCrossEntropyIndices,
 } from "../../autograd/primitives/fused.js";
 import { matmulT, outerSum } from "../../autograd/primitives/matmul.js";
-import { setOuterSumFlushElements } from "../../autograd/transforms.js";
+import { setOuterSumChunk, setOuterSumFlushElements } from "../../autograd/transforms.js";
+import { setKernelThreads, wasmStartedCount, wasmThreadsAvailable } from "../../core/wasm/backend.js";
 import { checkGrad, checkGradSecondOrder, formatReport, seededUniform } from "../../proofs/checkGrad.js";
 
 const RUNS = 25;
@@ -323,6 +324,40 @@ describe("outerSum", () => {
     const ref = vs.reduce<Tensor | null>((s, v) => { const p = matmul(transpose(r), v); return s === null ? p : add(s, p); }, null)!;
     expect(maxAbsDiff(once, ref)).toBeLessThanOrEqual(1e-13);
     expect(maxAbsDiff(eager, ref)).toBeLessThanOrEqual(1e-13);
+  });
+
+  it("begins a weight's terms in chunks, on the helper thread where there is one, with the same gradient on one or two threads", () => {
+    // 12 steps of a shared float32 W through affine (the cell's fused map); chunks of 32 rows: 6 products begun
+    const rand = seededUniform(17);
+    const f32 = (shape: number[]) => tensor(f64(rand, shape).toFlatArray(), { dtype: "float32", shape });
+    const W = f32([40, 48]), b = f32([40]), vs = Array.from({ length: 12 }, () => f32([16, 48])), rs = vs.map(() => f32([16, 40]));
+    const loss = (w: Tensor) => vs.reduce((s, v, t) => add(s, sum(mul(affine(v, w, b), rs[t]!))), tensor(0, { dtype: "float32" }));
+    const gradOf = (threads: 1 | 2, chunk: { rows: number; work: number }): Tensor => {
+      const prevThreads = setKernelThreads(threads), prevChunk = setOuterSumChunk(chunk);
+      try {
+        return (vjp(loss, W)[1](tensor(1, { dtype: "float32" })) as Tensor[])[0]!;
+      } finally {
+        setKernelThreads(prevThreads);
+        setOuterSumChunk(prevChunk);
+      }
+    };
+    expect(wasmThreadsAvailable()).toBe(true);
+    const chunks = { rows: 32, work: 0 };
+    const begun = wasmStartedCount();
+    const two = gradOf(2, chunks);
+    expect(wasmStartedCount() - begun).toBe(6);
+    const oneThread = gradOf(1, chunks);
+    expect(wasmStartedCount() - begun).toBe(6); // one thread computes each chunk at once
+    expect(two.toFlatArray()).toEqual(oneThread.toFlatArray());
+    // the reference: Σ_t rᵀ v_t in float64, and the unchunked single product, agree to float32 rounding
+    const ref = vs.reduce<Tensor | null>((s, v, t) => {
+      const p = matmul(transpose(tensor(rs[t]!.toFlatArray(), { dtype: "float64", shape: [16, 40] })), tensor(v.toFlatArray(), { dtype: "float64", shape: [16, 48] }));
+      return s === null ? p : add(s, p);
+    }, null)!;
+    const whole = gradOf(2, { rows: Infinity, work: Infinity });
+    const scale = Math.max(...ref.toFlatArray().map(Math.abs));
+    expect(maxAbsDiff(two, ref) / scale).toBeLessThanOrEqual(1e-5);
+    expect(maxAbsDiff(whole, ref) / scale).toBeLessThanOrEqual(1e-5);
   });
 
   it("names the term whose shapes do not fit", () => {

@@ -8,8 +8,8 @@ import {
   ELEMENTWISE_MAX_ULPS, ELEMENTWISE_WASM_MIN_SIZE, elementwiseWasmAvailable, unaryPrefersWasm, unaryWasm, type WasmUnaryOp,
 } from "../../core/wasm/elementwise.js";
 import {
-  getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, resetSplitJudgement, resetWasmResident,
-  setKernelBackend, setKernelThreads, wasmAvailable, wasmLoadError, wasmResidentStats, wasmSplitCount, wasmThreadsAvailable,
+  getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, matmulWasmStart, resetSplitJudgement, resetWasmResident,
+  setKernelBackend, setKernelThreads, wasmAvailable, wasmLoadError, wasmResidentStats, wasmSplitCount, wasmStartedCount, wasmThreadsAvailable,
   WASM_MATMUL_MIN_WORK, WASM_RESIDENT_BYTES, WASM_SPLIT_LARGE_WORK, WASM_SPLIT_MIN_WORK,
 } from "../../core/wasm/backend.js";
 import { KERNELS_SOURCE_SHA256 } from "../../core/wasm/kernels.generated.js";
@@ -312,6 +312,36 @@ describe("two-thread WebAssembly matmul", () => {
     expect(wasmSplitCount()).toBe(before + 2);
     resetSplitJudgement();
   });
+
+  for (const dtype of ["float64", "float32"] as const) {
+    it(`computes a product begun on the helper bit for bit as one thread does, while this thread runs others (${dtype})`, () => {
+      expect(wasmThreadsAvailable()).toBe(true);
+      const p = problem(dtype, 70, 300, 90, [0], [0], 71), q = problem(dtype, 64, 200, 120, [0], [0], 73), r = problem(dtype, 33, 40, 50, [0], [0], 75);
+      setKernelThreads(1);
+      const [pOne, qOne, rOne] = [runWasm(p, dtype), runWasm(q, dtype), runWasm(r, dtype)];
+      setKernelThreads(2);
+      resetSplitJudgement();
+      const begun = wasmStartedCount();
+      const lp = matmulWasmStart(p.a, p.b, p.M, p.K, p.N, dtype)!;
+      expect(wasmStartedCount()).toBe(begun + 1);
+      // while p is in flight: q would split, but the helper is busy, so it runs here, in buffers above p's
+      const splits = wasmSplitCount();
+      expect(q.M * q.K * q.N).toBeGreaterThanOrEqual(WASM_SPLIT_MIN_WORK);
+      expect(firstDifference(runWasm(q, dtype), qOne)).toBe(-1);
+      expect(wasmSplitCount()).toBe(splits);
+      // beginning r first reads p, which stays readable
+      const lr = matmulWasmStart(r.a, r.b, r.M, r.K, r.N, dtype)!;
+      expect(firstDifference(lr.result()!, rOne)).toBe(-1);
+      const pc = lp.result()!;
+      expect(firstDifference(pc, pOne)).toBe(-1);
+      expect(lp.result()).toBe(pc);
+      // with the helper free again, a large product splits as before
+      runWasm(q, dtype);
+      expect(wasmSplitCount()).toBe(splits + 1);
+      setKernelThreads(1);
+      expect(matmulWasmStart(p.a, p.b, p.M, p.K, p.N, dtype)).toBeNull();
+    });
+  }
 
   it("returns the previous thread count and rejects anything but 1 or 2", () => {
     setKernelThreads(2);
