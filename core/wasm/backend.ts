@@ -639,7 +639,8 @@ export function matmulWasm(
 // operands are copied into an arena just above the resident region, which later calls lay their own buffers
 // above (the helper is the only writer of the arena's C until the product is read), and while the product is
 // in flight this thread splits nothing (the helper is busy). One product is in flight at a time: beginning
-// another first reads the one before. The helper computes the whole product with the same kernel and panels
+// another first reads the one before if the helper is done with it, and otherwise declines (the caller then
+// computes the new one itself, which is better than waiting: two weights' chunks often fall due together). The helper computes the whole product with the same kernel and panels
 // as one thread here, so the result is the one `matmulWasm` gives, bit for bit.
 
 interface Started {
@@ -679,14 +680,19 @@ function finish(s: Started): void {
 /**
  * Begins C = A @ B (A [M, K], B [K, N], row-major) on the helper thread and returns at once; `result()` waits
  * for it and returns C (null when WebAssembly failed meanwhile: compute it elsewhere). Null when no helper is
- * ready (one thread, no shared memory, a helper still starting) or the operands do not fit: compute it now.
+ * free (one thread, no shared memory, a helper still starting or busy with an earlier product) or the operands
+ * do not fit: compute it now.
  */
 export function matmulWasmStart(a: Data, b: Data, M: number, K: number, N: number, dtype: DType): { result(): Data | null } | null {
   const e = load();
   if (!e || !e.shared || getKernelThreads() !== 2 || K === 0 || M === 0 || N === 0) return null;
   const helper = helperOf(e);
   if (!helper || Atomics.load(helper.ctrl, CTRL_READY) !== 1) return null;
-  if (inFlight) finish(inFlight);
+  // the helper still busy with the one before: this product is computed here, rather than waited for
+  if (inFlight) {
+    if (Atomics.load(helper.ctrl, CTRL_DONE) !== helper.job) return null;
+    finish(inFlight);
+  }
   const f32 = dtype === "float32";
   const bytesPer = f32 ? 4 : 8;
   const { work1, region } = areas(e);

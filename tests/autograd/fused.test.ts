@@ -327,7 +327,7 @@ describe("outerSum", () => {
   });
 
   it("begins a weight's terms in chunks, on the helper thread where there is one, with the same gradient on one or two threads", () => {
-    // 12 steps of a shared float32 W through affine (the cell's fused map); chunks of 32 rows: 6 products begun
+    // 12 steps of a shared float32 W through affine (the cell's fused map); chunks of 32 rows: 6 products
     const rand = seededUniform(17);
     const f32 = (shape: number[]) => tensor(f64(rand, shape).toFlatArray(), { dtype: "float32", shape });
     const W = f32([40, 48]), b = f32([40]), vs = Array.from({ length: 12 }, () => f32([16, 48])), rs = vs.map(() => f32([16, 40]));
@@ -345,9 +345,12 @@ describe("outerSum", () => {
     const chunks = { rows: 32, work: 0 };
     const begun = wasmStartedCount();
     const two = gradOf(2, chunks);
-    expect(wasmStartedCount() - begun).toBe(6);
+    // the first chunk goes to the idle helper; a later one the helper is still busy for is computed here
+    const onHelper = wasmStartedCount() - begun;
+    expect(onHelper).toBeGreaterThanOrEqual(1);
+    expect(onHelper).toBeLessThanOrEqual(6);
     const oneThread = gradOf(1, chunks);
-    expect(wasmStartedCount() - begun).toBe(6); // one thread computes each chunk at once
+    expect(wasmStartedCount() - begun).toBe(onHelper); // one thread computes each chunk at once
     expect(two.toFlatArray()).toEqual(oneThread.toFlatArray());
     // the reference: Σ_t rᵀ v_t in float64, and the unchunked single product, agree to float32 rounding
     const ref = vs.reduce<Tensor | null>((s, v, t) => {
