@@ -133,6 +133,16 @@ export function binary(op: BinaryOp, a: Data, aShape: Shape, b: Data, bShape: Sh
   return y;
 }
 
+/** Whether x broadcast to `outShape` is x repeated whole: x equals the output on a suffix of axes and is 1 before it (a bias `[N]` over `[B, N]`). */
+function isRow(xShape: Shape, outShape: Shape): boolean {
+  const rank = outShape.length, off = rank - xShape.length;
+  const dim = (d: number): number => (d < off ? 1 : xShape[d - off]!); // x's extent on output axis d
+  let k = rank;
+  while (k > 0 && dim(k - 1) === outShape[k - 1]) k--;
+  for (let d = 0; d < k; d++) if (dim(d) !== 1) return false;
+  return true;
+}
+
 /**
  * `x` broadcast to `outShape`, materialised. The layouts cells and losses use most are copied with native
  * fills and block copies, no index array: a scalar, a row repeated over leading axes (a bias `[N]` over
@@ -147,17 +157,12 @@ function expand(x: Data, xShape: Shape, outShape: Shape, dtype: DType): Data {
     y.fill(x[0]!);
     return y;
   }
-  const rank = outShape.length, off = rank - xShape.length;
-  const dim = (d: number): number => (d < off ? 1 : xShape[d - off]!); // x's extent on output axis d
-  // a row: x equals the output on a suffix of axes and is 1 before it
-  let k = rank;
-  while (k > 0 && dim(k - 1) === outShape[k - 1]) k--;
-  let row = true;
-  for (let d = 0; d < k; d++) if (dim(d) !== 1) row = false;
-  if (row) {
+  if (isRow(xShape, outShape)) {
     for (let o = 0; o < n; o += x.length) y.set(x, o);
     return y;
   }
+  const rank = outShape.length, off = rank - xShape.length;
+  const dim = (d: number): number => (d < off ? 1 : xShape[d - off]!); // x's extent on output axis d
   // a column: x equals the output on a prefix of axes and is 1 after it
   let p = 0;
   while (p < rank && dim(p) === outShape[p]) p++;
