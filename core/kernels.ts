@@ -6,7 +6,7 @@
 import { allocData, type Data, type DType } from "./tensor.js";
 import { sizeOf, stridesOf, shapesEqual, type Shape } from "./shape.js";
 import { matmulPrefersWasm, matmulWasm, matmulWasmStart } from "./wasm/backend.js";
-import { unaryPrefersWasm, unaryWasm } from "./wasm/elementwise.js";
+import { binaryPrefersWasm, binaryWasm, unaryPrefersWasm, unaryWasm, type BinaryLayout, type WasmBinaryOp } from "./wasm/elementwise.js";
 
 export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "abs" | "sign" | "step" | "square" | "reciprocal" | "log1p" | "isFinite";
 
@@ -117,9 +117,17 @@ export function broadcastIndex(outShape: Shape, inShape: Shape): Int32Array {
   return idx;
 }
 
-/** Elementwise binary kernel with NumPy broadcasting; `outShape` is the broadcast shape. */
+/**
+ * Elementwise binary kernel with NumPy broadcasting; `outShape` is the broadcast shape. float32 add, sub, mul,
+ * div, maximum and minimum of BINARY_WASM_MIN_SIZE outputs or more run the WebAssembly SIMD function under 'auto'
+ * (the same bits) when each operand is the whole output, a scalar or a row of it, and one of them is whole.
+ */
 export function binary(op: BinaryOp, a: Data, aShape: Shape, b: Data, bShape: Shape, outShape: Shape, dtype: DType): Data {
   const n = sizeOf(outShape);
+  if (dtype === "float32" && a instanceof Float32Array && b instanceof Float32Array && binaryPrefersWasm(op, n)) {
+    const y = binaryViaWasm(op, a, aShape, b, bShape, outShape, n);
+    if (y) return y;
+  }
   const y = allocData(dtype, n);
   // equal operand shapes take the fast loop only when nothing broadcasts (broadcastTo passes a scalar zero as b)
   if (shapesEqual(aShape, bShape) && shapesEqual(aShape, outShape)) {
@@ -133,13 +141,27 @@ export function binary(op: BinaryOp, a: Data, aShape: Shape, b: Data, bShape: Sh
   return y;
 }
 
+/** a op b (n outputs) through binaryWasm when each operand is the whole output, a scalar or a row of it, and one is whole; else null. */
+function binaryViaWasm(op: WasmBinaryOp, a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, outShape: Shape, n: number): Float32Array | null {
+  const la = layoutIn(a.length, aShape, outShape, n), lb = layoutIn(b.length, bShape, outShape, n);
+  if (la === null || lb === null || (la !== "full" && lb !== "full")) return null;
+  const cols = la === "row" ? a.length : lb === "row" ? b.length : n;
+  return binaryWasm(op, a, la, b, lb, n / cols, cols);
+}
+
+/** How an operand of `length` values and shape `xShape` covers an output of n values, for binaryWasm; null for other broadcasts. */
+function layoutIn(length: number, xShape: Shape, outShape: Shape, n: number): BinaryLayout | null {
+  // as many values as the output means the same layout: every axis it broadcasts has extent 1
+  return length === n ? "full" : length === 1 ? "scalar" : isRow(xShape, outShape) ? "row" : null;
+}
+
 /** Whether x broadcast to `outShape` is x repeated whole: x equals the output on a suffix of axes and is 1 before it (a bias `[N]` over `[B, N]`). */
 function isRow(xShape: Shape, outShape: Shape): boolean {
-  const rank = outShape.length, off = rank - xShape.length;
-  const dim = (d: number): number => (d < off ? 1 : xShape[d - off]!); // x's extent on output axis d
-  let k = rank;
-  while (k > 0 && dim(k - 1) === outShape[k - 1]) k--;
-  for (let d = 0; d < k; d++) if (dim(d) !== 1) return false;
+  const off = outShape.length - xShape.length;
+  // axes from the last while x's extent equals the output's, then extent 1 (or absent) on all the rest
+  let d = outShape.length - 1;
+  while (d >= off && d >= 0 && xShape[d - off] === outShape[d]) d--;
+  for (; d >= off && d >= 0; d--) if (xShape[d - off] !== 1) return false;
   return true;
 }
 

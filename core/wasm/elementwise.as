@@ -275,3 +275,35 @@ export function gruResetAfterBackwardF32(dNext: usize, acts: usize, za: usize, a
     }
   }
 }
+
+/**
+ * y = a op b over `rows` rows of `cols` float32 values; op 0 = add, 1 = sub, 2 = mul, 3 = div, 4 = maximum,
+ * 5 = minimum. Each operand advances aRow (bRow) bytes per row and aStep (bStep) bytes per vector: a full
+ * operand is one row (aStep 16), a row repeated over leading axes has aRow 0, and a scalar has aStep 0 and
+ * holds its value in four lanes. Vectors run past the end of a row, so a row of cols not a multiple of 4
+ * writes up to 3 values of the next row, which that row then writes again; the host pads every region to
+ * 16 bytes for the last row's excess.
+ */
+export function binaryF32(op: i32, a: usize, b: usize, y: usize, rows: i32, cols: i32, aRow: i32, bRow: i32, aStep: i32, bStep: i32): void {
+  const rowBytes = <usize>cols << 2;
+  for (let r: i32 = 0; r < rows; r++) {
+    let pa = a, pb = b;
+    for (let o: usize = 0; o < rowBytes; o += 16) {
+      const x = v128.load(pa), v = v128.load(pb);
+      let z: v128;
+      // maximum and minimum as the TypeScript reference: x where x >= v (x <= v) or x is NaN, else v, so a NaN
+      // operand comes through, and of two zeros x does (f32x4.max would give +0 for max(-0, +0)).
+      if (op == 0) z = f32x4.add(x, v);
+      else if (op == 1) z = f32x4.sub(x, v);
+      else if (op == 2) z = f32x4.mul(x, v);
+      else if (op == 3) z = f32x4.div(x, v);
+      else z = v128.bitselect(x, v, v128.or(op == 4 ? f32x4.ge(x, v) : f32x4.le(x, v), f32x4.ne(x, x)));
+      v128.store(y + o, z);
+      pa += <usize>aStep;
+      pb += <usize>bStep;
+    }
+    a += <usize>aRow;
+    b += <usize>bRow;
+    y += rowBytes;
+  }
+}

@@ -1,12 +1,15 @@
 /**
  * Float32 elementwise kernels in WebAssembly SIMD (core/wasm/elementwise.as): exp, sigmoid and tanh, the
  * transcendental part of LSTM/GRU gate math, and the whole gate math of one LSTM step and of one
- * reset-after GRU step (forward and backward) in one call each. Operands are copied into the module's memory once and each result out once
+ * reset-after GRU step (forward and backward) in one call each, and add, sub, mul, div, maximum and minimum
+ * over equal shapes, a scalar or a row repeated over leading axes. Operands are copied into the module's memory once and each result out once
  * into a fresh Float32Array. Accuracy of exp/sigmoid/tanh against the correctly rounded value (which is
  * what the TypeScript reference kernels return): ELEMENTWISE_MAX_ULPS, tested in tests/core/wasm.test.ts.
  * The step kernels use those same functions and otherwise the reference's float64 arithmetic, so they equal
  * the TypeScript kernels of core/kernels-fused.ts bit for bit when those run on the WebAssembly
- * activations (tests/core/kernels-fused.test.ts).
+ * activations (tests/core/kernels-fused.test.ts). The binary ops equal core/kernels.ts binary bit for bit: a float32
+ * +, -, × or ÷ evaluated in float64 and rounded to float32 is the float32 operation (53 >= 2·24 + 2), and
+ * maximum/minimum select an operand as the reference does (tests/core/wasm.test.ts).
  */
 import { ELEMENTWISE_WASM_BASE64 } from "./kernels.generated.js";
 import { decodeBase64, wasmChosenFor } from "./backend.js";
@@ -36,6 +39,27 @@ export function unaryPrefersWasm(op: string, n: number): op is WasmUnaryOp {
   return wasmChosenFor(n, ELEMENTWISE_WASM_MIN_SIZE);
 }
 
+/** The binary ops the elementwise module computes (core/kernels.ts binary's semantics, bit for bit). */
+export type WasmBinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "minimum";
+
+const BINARY_OPS: Record<WasmBinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 };
+
+/** Smallest float32 output worth copying into WebAssembly for a binary op under 'auto' (the unary ops' threshold, for now). */
+export const BINARY_WASM_MIN_SIZE = 256;
+let binaryMinSize = BINARY_WASM_MIN_SIZE;
+
+/** Sets the binary threshold (output values; default BINARY_WASM_MIN_SIZE, Infinity for never), for benchmarks that compare both paths; returns the previous one. */
+export function setBinaryWasmMinSize(n: number): number {
+  const previous = binaryMinSize;
+  binaryMinSize = n;
+  return previous;
+}
+
+/** Whether `binary(op)` with n float32 outputs should use binaryWasm under the current kernel choice (setKernelBackend). */
+export function binaryPrefersWasm(op: string, n: number): op is WasmBinaryOp {
+  return op in BINARY_OPS && n > 0 && wasmChosenFor(n, binaryMinSize);
+}
+
 interface Exports {
   readonly memory: WebAssembly.Memory;
   heapBase(): number;
@@ -45,6 +69,7 @@ interface Exports {
   lstmBackwardF32(dA: number, dC: number, gates: number, tc: number, cPrev: number, B: number, Hp: number): void;
   gruResetAfterForwardF32(zx: number, za: number, a: number, B: number, Hp: number): void;
   gruResetAfterBackwardF32(dNext: number, acts: number, za: number, a: number, B: number, Hp: number): void;
+  binaryF32(op: number, a: number, b: number, y: number, rows: number, cols: number, aRow: number, bRow: number, aStep: number, bStep: number): void;
 }
 
 let k: Exports | null = null;
@@ -78,6 +103,46 @@ export function unaryWasm(op: WasmUnaryOp, x: Float32Array): Float32Array | null
   new Float32Array(buf, xPtr, n).set(x);
   e.unaryF32(OPS[op], xPtr, yPtr, n);
   return new Float32Array(buf, yPtr, n).slice();
+}
+
+/** How an operand of binaryWasm covers the `[rows, cols]` output: every value once, one row of cols repeated for every row, or one value. */
+export type BinaryLayout = "full" | "row" | "scalar";
+
+let binaryCalls = 0;
+
+/** How many binary ops binaryWasm has computed (tests check which path ran). */
+export function wasmBinaryCount(): number {
+  return binaryCalls;
+}
+
+/**
+ * y = a op b for float32 operands laid out over a `[rows, cols]` output as `aLayout`, `bLayout` say; the same
+ * values as core/kernels.ts binary bit for bit (NaN payloads aside); null when WebAssembly is unavailable.
+ */
+export function binaryWasm(op: WasmBinaryOp, a: Float32Array, aLayout: BinaryLayout, b: Float32Array, bLayout: BinaryLayout, rows: number, cols: number): Float32Array | null {
+  const e = load();
+  if (!e) return null;
+  const n = rows * cols;
+  const ptrs = layout(e, [storedLength(aLayout, n, cols), storedLength(bLayout, n, cols), n]);
+  if (!ptrs) return null;
+  const [pa, pb, py] = ptrs as [number, number, number];
+  putOperand(e, pa, a, aLayout);
+  putOperand(e, pb, b, bLayout);
+  // a full operand advances a row per row and a vector per vector; a row only the vector; a scalar neither
+  const aRow = aLayout === "full" ? cols * 4 : 0, bRow = bLayout === "full" ? cols * 4 : 0;
+  e.binaryF32(BINARY_OPS[op], pa, pb, py, rows, cols, aRow, bRow, aLayout === "scalar" ? 0 : 16, bLayout === "scalar" ? 0 : 16);
+  binaryCalls++;
+  return new Float32Array(e.memory.buffer, py, n).slice();
+}
+
+// Module-level rather than closures in binaryWasm: a closure is allocated at every call (and tsx's keepNames
+// wraps each in a defineProperty), which cost more than the whole kernel at a few hundred values.
+const storedLength = (l: BinaryLayout, n: number, cols: number): number => (l === "full" ? n : l === "row" ? cols : 4);
+
+/** Copies an operand of binaryWasm to byte offset p: a scalar fills the whole vector that is read for every vector. */
+function putOperand(e: Exports, p: number, x: Float32Array, l: BinaryLayout): void {
+  if (l === "scalar") new Float32Array(e.memory.buffer, p, 4).fill(x[0]!);
+  else new Float32Array(e.memory.buffer, p, x.length).set(x);
 }
 
 /**

@@ -3,16 +3,17 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { matmul as matmulKernel, matmulRef, unary } from "../../core/kernels.js";
+import { binary, matmul as matmulKernel, matmulRef, unary, type BinaryOp } from "../../core/kernels.js";
 import {
-  ELEMENTWISE_MAX_ULPS, ELEMENTWISE_WASM_MIN_SIZE, elementwiseWasmAvailable, unaryPrefersWasm, unaryWasm, type WasmUnaryOp,
+  BINARY_WASM_MIN_SIZE, ELEMENTWISE_MAX_ULPS, ELEMENTWISE_WASM_MIN_SIZE, elementwiseWasmAvailable, unaryPrefersWasm, unaryWasm, wasmBinaryCount,
+  type WasmBinaryOp, type WasmUnaryOp,
 } from "../../core/wasm/elementwise.js";
 import {
   getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, matmulWasmStart, resetSplitJudgement, resetWasmResident,
   setKernelBackend, setKernelThreads, wasmAvailable, wasmLoadError, wasmResidentStats, wasmSplitCount, wasmStartedCount, wasmThreadsAvailable,
   WASM_MATMUL_MIN_WORK, WASM_RESIDENT_BYTES, WASM_SPLIT_LARGE_WORK, WASM_SPLIT_MIN_WORK,
 } from "../../core/wasm/backend.js";
-import { KERNELS_SOURCE_SHA256 } from "../../core/wasm/kernels.generated.js";
+import { ELEMENTWISE_WASM_BYTES, KERNELS_SOURCE_SHA256, KERNELS_WASM_BYTES } from "../../core/wasm/kernels.generated.js";
 import { tensor, dataOf, type Data, type DType } from "../../core/tensor.js";
 import { float32Order } from "./float32-steps.js";
 import { ArgumentError } from "../../core/errors.js";
@@ -134,6 +135,12 @@ describe("WebAssembly kernels", () => {
   it("load synchronously in Node", () => {
     expect(wasmLoadError()).toBeUndefined();
     expect(wasmAvailable()).toBe(true);
+  });
+
+  it("stay small enough for browsers to compile on the main thread (4096 bytes each)", () => {
+    // new WebAssembly.Module on the main thread is refused above 4 KB in Chromium; both modules load that way
+    expect(KERNELS_WASM_BYTES).toBeLessThanOrEqual(4096);
+    expect(ELEMENTWISE_WASM_BYTES).toBeLessThanOrEqual(4096);
   });
 
   it("were compiled from the committed AssemblyScript source", () => {
@@ -494,6 +501,107 @@ describe("unary routes float32 exp/sigmoid/tanh to WebAssembly by size", () => {
       if (op === "tanh") for (let i = 0; i < x64.length; i += 97) expect(y64[i]).toBe(Math.tanh(x64[i]!));
     });
   }
+});
+
+describe("float32 binary ops in WebAssembly", () => {
+  afterEach(() => {
+    setKernelBackend("auto");
+  });
+  const ops: WasmBinaryOp[] = ["add", "sub", "mul", "div", "maximum", "minimum"];
+  const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);
+  const bitsOf = (x: Data): Uint32Array => new Uint32Array(Float32Array.from(x).buffer);
+
+  /** a op b through `binary` under `choice`, and whether binaryWasm computed it. */
+  function run(choice: "ts" | "wasm" | "auto", op: BinaryOp, a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], out: number[]): { y: Data; wasm: boolean } {
+    setKernelBackend(choice);
+    const before = wasmBinaryCount();
+    const y = binary(op, a, aShape, b, bShape, out, "float32");
+    setKernelBackend("auto");
+    return { y, wasm: wasmBinaryCount() > before };
+  }
+
+  /** Index of the first output whose float32 bit pattern differs (NaN matches any NaN: WebAssembly leaves NaN payloads open), or -1. */
+  function firstBitDifference(x: Data, y: Data): number {
+    if (x.length !== y.length) return 0;
+    const bx = bitsOf(x), by = bitsOf(y);
+    for (let i = 0; i < x.length; i++) if (bx[i] !== by[i] && !(Number.isNaN(x[i]) && Number.isNaN(y[i]))) return i;
+    return -1;
+  }
+
+  // Values where IEEE corner cases live: NaN, ±Inf, ±0, subnormals and the smallest normals, the largest finite
+  // values (sums and products overflow), tiny magnitudes whose products and quotients underflow to subnormals,
+  // and any float32 at all (sums of far-apart exponents round).
+  const special = fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 5.9e-39, -1.1754942e-38, 1.1754944e-38, 3.4028235e38, -3.4028235e38, 1, -1);
+  const value = fc.oneof(special, fc.float(), fc.float({ min: -4, max: 4 }), fc.float({ min: Math.fround(1e-30), max: Math.fround(1e-15) }));
+  // extents off multiples of 4 and around the threshold, so every row ends mid-vector somewhere
+  const extent = fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(13, 31, 63, 64, 65, 127, 255, 256, 257));
+  const layout = fc.constantFrom("same", "a scalar", "b scalar", "a row", "b row");
+  const problem = fc
+    .record({
+      op: fc.constantFrom(...ops), layout,
+      lead: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 2 }),
+      row: fc.array(extent, { minLength: 1, maxLength: 2 }),
+      rank1s: fc.boolean(), // a row or scalar written with leading 1s ([1, C], [1, 1]) or without ([C], [])
+    })
+    .filter((p) => size(p.lead) * size(p.row) <= 1 << 14)
+    .chain((p) => {
+      const out = [...p.lead, ...p.row];
+      const ones = (k: number): number[] => (p.rank1s ? new Array<number>(k).fill(1) : []);
+      const small = p.layout.endsWith("scalar") ? ones(out.length) : [...ones(p.lead.length), ...p.row];
+      const aShape = p.layout.startsWith("a ") ? small : out, bShape = p.layout.startsWith("b ") ? small : out;
+      const arr = (shape: number[]) => fc.array(value, { minLength: size(shape), maxLength: size(shape) }).map((v) => Float32Array.from(v));
+      return fc.record({ op: fc.constant(p.op), out: fc.constant(out), aShape: fc.constant(aShape), bShape: fc.constant(bShape), a: arr(aShape), b: arr(bShape) });
+    });
+
+  it("equal the TypeScript reference bit for bit for every op over equal shapes, scalars and rows, with NaN, ±Inf, ±0 and subnormals", () => {
+    fc.assert(
+      fc.property(problem, ({ op, out, aShape, bShape, a, b }) => {
+        const want = run("ts", op, a, aShape, b, bShape, out);
+        const got = run("wasm", op, a, aShape, b, bShape, out);
+        expect(want.wasm).toBe(false);
+        expect(got.wasm).toBe(true);
+        expect(got.y).toBeInstanceOf(Float32Array);
+        const i = firstBitDifference(got.y, want.y);
+        expect(i, `${op} ${JSON.stringify([aShape, bShape])} at ${i}: wasm ${got.y[i]} vs ts ${want.y[i]}`).toBe(-1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("maximum and minimum keep the reference's NaN and signed-zero choices (a on ties, a NaN operand through)", () => {
+    const a = Float32Array.from({ length: 256 }, (_, i) => [-0, 0, NaN, 1, -0, NaN, 2, 0][i % 8]!);
+    const b = Float32Array.from({ length: 256 }, (_, i) => [0, -0, 1, NaN, -0, NaN, 2, 0][i % 8]!);
+    const max = run("wasm", "maximum", a, [256], b, [256], [256]).y, min = run("wasm", "minimum", a, [256], b, [256], [256]).y;
+    expect([...max.subarray(0, 8)]).toEqual([-0, 0, NaN, NaN, -0, NaN, 2, 0]);
+    expect([...min.subarray(0, 8)]).toEqual([-0, 0, NaN, NaN, -0, NaN, 2, 0]);
+    expect(Object.is(max[0], -0) && Object.is(max[1], 0) && Object.is(min[0], -0) && Object.is(min[1], 0)).toBe(true);
+  });
+
+  it("run from BINARY_WASM_MIN_SIZE outputs under 'auto', never under 'ts', and only for the layouts and ops they cover", () => {
+    const n = BINARY_WASM_MIN_SIZE, x = (k: number): Float32Array => Float32Array.from({ length: k }, (_, i) => i / 7);
+    expect(run("auto", "add", x(n), [n], x(n), [n], [n]).wasm).toBe(true);
+    expect(run("auto", "add", x(n - 1), [n - 1], x(n - 1), [n - 1], [n - 1]).wasm).toBe(false);
+    expect(run("ts", "add", x(n), [n], x(n), [n], [n]).wasm).toBe(false);
+    expect(run("wasm", "mul", x(3), [3], x(1), [], [3]).wasm).toBe(true);
+    // a column broadcast, two broadcast operands, and ops outside the six stay in TypeScript
+    expect(run("wasm", "add", x(4 * 5 * 7), [4, 5, 7], x(4 * 7), [4, 1, 7], [4, 5, 7]).wasm).toBe(false);
+    expect(run("wasm", "add", x(5), [1, 5], x(3), [3, 1], [3, 5]).wasm).toBe(false);
+    expect(run("wasm", "pow", x(n), [n], x(n), [n], [n]).wasm).toBe(false);
+    expect(run("wasm", "greater", x(n), [n], x(n), [n], [n]).wasm).toBe(false);
+    setKernelBackend("wasm");
+    const before = wasmBinaryCount();
+    const y64 = binary("add", Float64Array.from(x(n)), [n], Float64Array.from(x(n)), [n], [n], "float64");
+    expect(y64).toBeInstanceOf(Float64Array);
+    expect(wasmBinaryCount()).toBe(before);
+  });
+
+  it("leave their operands unchanged", () => {
+    const a = Float32Array.from({ length: 300 }, (_, i) => i - 150), b = Float32Array.from({ length: 30 }, (_, i) => i / 3);
+    const a0 = a.slice(), b0 = b.slice();
+    for (const op of ops) run("wasm", op, a, [10, 30], b, [30], [10, 30]);
+    expect(a).toEqual(a0);
+    expect(b).toEqual(b0);
+  });
 });
 
 describe("resident packed B operands (float32)", () => {
