@@ -14,13 +14,15 @@
  *   npx tsx bench/wasm-matmul.ts --crossover    times wasm vs ts on small shapes (for WASM_MATMUL_MIN_WORK)
  *   npx tsx bench/wasm-matmul.ts --threads      times 1 vs 2 threads (for WASM_SPLIT_MIN_WORK)
  *   npx tsx bench/wasm-matmul.ts --elementwise  float32 exp/sigmoid/tanh: core/kernels unary vs WebAssembly
+ *   npx tsx bench/wasm-matmul.ts --binary       float32 add/sub/mul/div/maximum/minimum: core/kernels binary
+ *                                               under 'ts' vs 'wasm', equal shapes and a row (for BINARY_WASM_MIN_SIZE)
  *   node --experimental-wasm-relaxed-simd --import tsx bench/wasm-matmul.ts
  *                                               the fused multiply-add build on Node 20 (default on Node 22+)
  */
 import { createRequire } from "node:module";
 import path from "node:path";
 import { writeFileSync } from "node:fs";
-import { matmul, matmulRef, unary } from "../core/kernels.js";
+import { binary, matmul, matmulRef, unary, type BinaryOp } from "../core/kernels.js";
 import { unaryWasm, type WasmUnaryOp } from "../core/wasm/elementwise.js";
 import {
   resetSplitJudgement, setKernelBackend, setKernelThreads, setWasmSplitMinWork, wasmAvailable, wasmFusedMultiplyAdd, wasmLoadError, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
@@ -193,12 +195,52 @@ function elementwise(): void {
     })].join(""));
 }
 
+function binaryOps(): void {
+  // 64-1024 brackets BINARY_WASM_MIN_SIZE; 4096 and 16384 are an LSTM step's [32, 128] state and [32, 512]
+  // gates at B = 32, H = 128; 2^20 a whole sequence's input projection plus bias.
+  const sizes = [64, 128, 256, 512, 1024, 4096, 16384, 1 << 20];
+  const ops: BinaryOp[] = ["add", "sub", "mul", "div", "maximum", "minimum"];
+  // same: [n] op [n]; row: [n/64, 64] op [64] (a bias over a batch)
+  const layouts = ["same", "row"] as const;
+  console.log(`float32 binary, CPU ns per output, median of ${rounds} rounds (core/kernels binary under 'ts' and under 'wasm')`);
+  const ns = new Map<string, number[]>();
+  const timed = (choice: "ts" | "wasm", f: () => void): number => {
+    const prev = setKernelBackend(choice);
+    const t = timePerCall(f, 30).cpu;
+    setKernelBackend(prev);
+    return t;
+  };
+  for (let r = 0; r < rounds; r++)
+    for (const n of sizes)
+      for (const layout of layouts) {
+        const a = operand(n, 1) as Float32Array;
+        const cols = Math.min(64, n), b = layout === "same" ? (operand(n, 2) as Float32Array) : (operand(cols, 2) as Float32Array);
+        const out = [n / cols, cols], bShape = layout === "same" ? out : [cols];
+        for (const op of ops) {
+          const call = (): void => void binary(op, a, out, b, bShape, out, "float32");
+          const push = (key: string, sec: number): void => void ns.set(key, [...(ns.get(key) ?? []), (sec * 1e9) / n]);
+          push(`ts ${op} ${layout} ${n}`, timed("ts", call));
+          push(`wasm ${op} ${layout} ${n}`, timed("wasm", call));
+        }
+      }
+  for (const layout of layouts) {
+    console.log(`\n${layout === "same" ? "[n] op [n]" : "[n/64, 64] op [64]"}: ts ns, wasm ns, ts/wasm`);
+    console.log(["op".padEnd(9), ...sizes.map((n) => `n=${n}`.padStart(22))].join(""));
+    for (const op of ops)
+      console.log([op.padEnd(9), ...sizes.map((n) => {
+        const t = median(ns.get(`ts ${op} ${layout} ${n}`)!), w = median(ns.get(`wasm ${op} ${layout} ${n}`)!);
+        return `${t.toFixed(2)} ${w.toFixed(2)} ${(t / w).toFixed(2)}`.padStart(22);
+      })].join(""));
+  }
+}
+
 async function main(): Promise<void> {
   if (!wasmAvailable()) throw new Error(`WebAssembly kernels did not load: ${String(wasmLoadError())}`);
   console.log(`WebAssembly float32 matmul: ${wasmFusedMultiplyAdd() ? "relaxed-SIMD build, multiply-adds fused" : "SIMD build, separate multiply and add"}`);
   if (flag("--crossover")) return crossover();
   if (flag("--threads")) return threadCrossover();
   if (flag("--elementwise")) return elementwise();
+  if (flag("--binary")) return binaryOps();
   await addTfjs();
   const names = Object.keys(runners);
   const clocks = ["wall", "cpu"] as const;
