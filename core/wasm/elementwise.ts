@@ -62,7 +62,7 @@ export function setBinaryWasmMinSize(n: number): number {
 
 /** Whether `binary(op)` with n float32 outputs should use binaryWasm under the current kernel choice (setKernelBackend). */
 export function binaryPrefersWasm(op: string, n: number): op is WasmBinaryOp {
-  return op in BINARY_OPS && n > 0 && wasmChosenFor(n, binaryMinSize);
+  return Object.hasOwn(BINARY_OPS, op) && n > 0 && wasmChosenFor(n, binaryMinSize);
 }
 
 interface Exports {
