@@ -553,7 +553,7 @@ describe("float32 binary ops in WebAssembly", () => {
       return fc.record({ op: fc.constant(p.op), out: fc.constant(out), aShape: fc.constant(aShape), bShape: fc.constant(bShape), a: arr(aShape), b: arr(bShape) });
     });
 
-  it("equal the TypeScript reference bit for bit for every op over equal shapes, scalars and rows, with NaN, ±Inf, ±0 and subnormals", () => {
+  it("equal the TypeScript reference bit for bit for every op over equal shapes, scalars and rows, with NaN, ±Inf, ±0 and subnormals, and run from the threshold under 'auto'", () => {
     fc.assert(
       fc.property(problem, ({ op, out, aShape, bShape, a, b }) => {
         const want = run("ts", op, a, aShape, b, bShape, out);
@@ -563,6 +563,10 @@ describe("float32 binary ops in WebAssembly", () => {
         expect(got.y).toBeInstanceOf(Float32Array);
         const i = firstBitDifference(got.y, want.y);
         expect(i, `${op} ${JSON.stringify([aShape, bShape])} at ${i}: wasm ${got.y[i]} vs ts ${want.y[i]}`).toBe(-1);
+        // under 'auto' the route depends on the size alone, and either route gives these bits
+        const auto = run("auto", op, a, aShape, b, bShape, out);
+        expect(auto.wasm).toBe(size(out) >= BINARY_WASM_MIN_SIZE);
+        expect(firstBitDifference(auto.y, want.y)).toBe(-1);
       }),
       { numRuns: 300 },
     );
