@@ -120,7 +120,7 @@ export function broadcastIndex(outShape: Shape, inShape: Shape): Int32Array {
 /**
  * Elementwise binary kernel with NumPy broadcasting; `outShape` is the broadcast shape. float32 add, sub, mul,
  * div, maximum and minimum of BINARY_WASM_MIN_SIZE outputs or more run the WebAssembly SIMD function under 'auto'
- * (the same bits) when each operand is the whole output, a scalar or a row of it, and one of them is whole.
+ * (the same bits) when each operand is the whole output, a scalar or a row of it (the same row, if both are).
  */
 export function binary(op: BinaryOp, a: Data, aShape: Shape, b: Data, bShape: Shape, outShape: Shape, dtype: DType): Data {
   const n = sizeOf(outShape);
@@ -141,10 +141,13 @@ export function binary(op: BinaryOp, a: Data, aShape: Shape, b: Data, bShape: Sh
   return y;
 }
 
-/** a op b (n outputs) through binaryWasm when each operand is the whole output, a scalar or a row of it, and one is whole; else null. */
+/**
+ * a op b (n outputs) through binaryWasm when each operand is the whole output, a scalar or a row of it, else null.
+ * A row and a scalar is broadcastTo's [C] + 0 to [R, C]; two rows of one length both repeat as the output does.
+ */
 function binaryViaWasm(op: WasmBinaryOp, a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, outShape: Shape, n: number): Float32Array | null {
   const la = layoutIn(a.length, aShape, outShape, n), lb = layoutIn(b.length, bShape, outShape, n);
-  if (la === null || lb === null || (la !== "full" && lb !== "full")) return null;
+  if (la === null || lb === null || (la === "row" && lb === "row" && a.length !== b.length)) return null;
   const cols = la === "row" ? a.length : lb === "row" ? b.length : n;
   return binaryWasm(op, a, la, b, lb, n / cols, cols);
 }
