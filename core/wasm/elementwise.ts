@@ -13,6 +13,7 @@
  */
 import { ELEMENTWISE_WASM_BASE64 } from "./kernels.generated.js";
 import { decodeBase64, wasmChosenFor } from "./backend.js";
+import { ArgumentError } from "../errors.js";
 
 /** The ops the elementwise module computes. */
 export type WasmUnaryOp = "exp" | "sigmoid" | "tanh";
@@ -55,6 +56,7 @@ let binaryMinSize = BINARY_WASM_MIN_SIZE;
 
 /** Sets the binary threshold (output values; default BINARY_WASM_MIN_SIZE, Infinity for never), for benchmarks that compare both paths; returns the previous one. */
 export function setBinaryWasmMinSize(n: number): number {
+  if (!(n >= 0)) throw new ArgumentError("setBinaryWasmMinSize", "n", `must be a number >= 0, got ${String(n)}`);
   const previous = binaryMinSize;
   binaryMinSize = n;
   return previous;

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { binary, matmul as matmulKernel, matmulRef, unary, type BinaryOp } from "../../core/kernels.js";
 import {
-  BINARY_WASM_MIN_SIZE, ELEMENTWISE_MAX_ULPS, ELEMENTWISE_WASM_MIN_SIZE, elementwiseWasmAvailable, unaryPrefersWasm, unaryWasm, wasmBinaryCount,
+  BINARY_WASM_MIN_SIZE, ELEMENTWISE_MAX_ULPS, setBinaryWasmMinSize, ELEMENTWISE_WASM_MIN_SIZE, elementwiseWasmAvailable, unaryPrefersWasm, unaryWasm, wasmBinaryCount,
   type WasmBinaryOp, type WasmUnaryOp,
 } from "../../core/wasm/elementwise.js";
 import {
@@ -598,6 +598,19 @@ describe("float32 binary ops in WebAssembly", () => {
     const y64 = binary("add", Float64Array.from(x(n)), [n], Float64Array.from(x(n)), [n], [n], "float64");
     expect(y64).toBeInstanceOf(Float64Array);
     expect(wasmBinaryCount()).toBe(before);
+  });
+
+  it("can be turned off for benchmarks (setBinaryWasmMinSize), which returns the previous threshold and rejects NaN and negatives", () => {
+    const n = BINARY_WASM_MIN_SIZE, x = new Float32Array(n).fill(1);
+    expect(setBinaryWasmMinSize(Infinity)).toBe(BINARY_WASM_MIN_SIZE);
+    try {
+      expect(run("auto", "add", x, [n], x, [n], [n]).wasm).toBe(false);
+      expect(() => setBinaryWasmMinSize(NaN)).toThrow(ArgumentError);
+      expect(() => setBinaryWasmMinSize(-1)).toThrow(/setBinaryWasmMinSize: n must be a number >= 0, got -1/);
+    } finally {
+      expect(setBinaryWasmMinSize(BINARY_WASM_MIN_SIZE)).toBe(Infinity);
+    }
+    expect(run("auto", "add", x, [n], x, [n], [n]).wasm).toBe(true);
   });
 
   it("leave their operands unchanged", () => {
