@@ -279,8 +279,8 @@ export function gruResetAfterBackwardF32(dNext: usize, acts: usize, za: usize, a
 /**
  * y = a op b over `rows` rows of `cols` float32 values; op 0 = add, 1 = sub, 2 = mul, 3 = div, 4 = maximum,
  * 5 = minimum. Each operand advances aRow (bRow) bytes per row and aStep (bStep) bytes per vector: a full
- * operand is one row (aStep 16), a row repeated over leading axes has aRow 0, and a scalar has aStep 0 and
- * holds its value in four lanes. Vectors run past the end of a row, so a row of cols not a multiple of 4
+ * operand 4·cols and 16, a row repeated over leading axes 0 and 16, and a scalar 0 and 0 (its value held in
+ * four lanes). Vectors run past the end of a row, so a row of cols not a multiple of 4
  * writes up to 3 values of the next row, which that row then writes again; the host pads every region to
  * 16 bytes for the last row's excess.
  */
