@@ -135,16 +135,17 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize)
     if (r == MR32) {
       for (let k = 0; k < kc; k++) {
         const s = src + (<usize>k << 2);
-        const v0 = load<f32>(s), v1 = load<f32>(s + rowBytes), v2 = load<f32>(s + 2 * rowBytes), v3 = load<f32>(s + 3 * rowBytes);
-        store<f32>(dst, v0);
-        store<f32>(dst, v1, 4);
-        store<f32>(dst, v2, 8);
-        store<f32>(dst, v3, 12);
+        // moved as bits: the same bytes, and a step is zero when every value's bits but the sign are
+        const v0 = load<u32>(s), v1 = load<u32>(s + rowBytes), v2 = load<u32>(s + 2 * rowBytes), v3 = load<u32>(s + 3 * rowBytes);
+        store<u32>(dst, v0);
+        store<u32>(dst, v1, 4);
+        store<u32>(dst, v2, 8);
+        store<u32>(dst, v3, 12);
         dst += MR32 * 4;
         if (SKIP_ZERO_STEPS && steps != 0) {
           // branch-free: write k at the next slot, keep it only if the step is nonzero
           store<i32>(list + (<usize>n << 2), k, 4);
-          n += i32(v0 != 0) | i32(v1 != 0) | i32(v2 != 0) | i32(v3 != 0);
+          n += i32(((v0 | v1 | v2 | v3) << 1) != 0);
         }
       }
     } else {
@@ -176,7 +177,8 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize)
 export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
   const rowBytes = <usize>ldb << 2;
   // x - x is 0 for finite x and NaN for Inf or NaN; the sum of them all is NaN if any value is not finite
-  let bad = f32x4.splat(0);
+  // (three sums, so that no add waits for the one before)
+  let bad = f32x4.splat(0), bad1 = f32x4.splat(0), bad2 = f32x4.splat(0);
   for (let j0 = 0; j0 < nc; j0 += NR32) {
     const w = min(NR32, nc - j0);
     let s = b + (<usize>j0 << 2);
@@ -187,7 +189,9 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
         v128.store(dst, v128.load(s, 32), 32);
         if (SKIP_ZERO_STEPS) {
           const v0 = v128.load(s), v1 = v128.load(s, 16), v2 = v128.load(s, 32);
-          bad = f32x4.add(bad, f32x4.add(f32x4.sub(v0, v0), f32x4.add(f32x4.sub(v1, v1), f32x4.sub(v2, v2))));
+          bad = f32x4.add(bad, f32x4.sub(v0, v0));
+          bad1 = f32x4.add(bad1, f32x4.sub(v1, v1));
+          bad2 = f32x4.add(bad2, f32x4.sub(v2, v2));
         }
         s += rowBytes;
         dst += NR32 * 4;
@@ -204,6 +208,7 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
       }
     }
   }
+  bad = f32x4.add(bad, f32x4.add(bad1, bad2));
   return SKIP_ZERO_STEPS ? i32(i32x4.all_true(f32x4.eq(bad, bad))) : 1;
 }
 
