@@ -732,7 +732,8 @@ describe("zero-step skipping in float32 matmul", () => {
         setWasmSkipZeroSteps(true);
         const skipped = runWasm(p, "float32");
         const i = firstBitDifference(skipped, dense);
-        expect(i, `entry ${i}: skipping gives ${skipped[i]}, dense ${dense[i]}`).toBe(-1);
+        const hex = (x: Data): string => `0x${bits(x.subarray(i, i + 1))[0]?.toString(16)}`;
+        expect(i, `entry ${i}: skipping gives ${skipped[i]} (${hex(skipped)}), dense ${dense[i]} (${hex(dense)})`).toBe(-1);
         expect(wasmSkipStats().skippedMacs - s0).toBe(predictedSkips(p));
         expectNearReference(p, skipped, runRef(p, "float32"));
       }),
