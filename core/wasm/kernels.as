@@ -222,7 +222,8 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
 // them so), when few enough remain that walking a list pays. Exact, bit for bit, when the B values of those
 // steps are finite: each left-out product is then ±0, and adding ±0 to an accumulator leaves it as it was
 // unless it is -0 (-0 + +0 = +0). No accumulator is ever -0: each starts at +0 (or at C from the K block
-// before, by the same argument), and in round-to-nearest x + y is -0 only when x and y both are. So skip
+// before, by the same argument), and in round-to-nearest x + y is -0 only when x and y both are (a fused
+// multiply-add alike: the product is ±0 exactly, then the same rounding of the sum). So skip
 // is used only where B is finite: for packed-ahead panels the caller vouches for that (packB32's result);
 // B packed here is checked block by block. Returns the multiply-adds left out (rows x columns x steps).
 function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32, packedB: usize, skip: bool): f64 {
