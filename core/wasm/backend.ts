@@ -379,7 +379,7 @@ const { workerData } = require("node:worker_threads");
 const { module, memory, ctrl } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const c = new Int32Array(ctrl, 0, 4);
-const a = new Float64Array(ctrl, 16, 18);
+const a = new Float64Array(ctrl, 16, ${CTRL_SLOTS});
 Atomics.store(c, 3, 1);
 Atomics.notify(c, 3);
 let seen = 0;
@@ -388,7 +388,7 @@ for (;;) {
   seen = Atomics.load(c, 0);
   let failed = 0;
   try {
-    a[17] = (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16]) ?? 0;
+    a[${CTRL_SLOTS - 1}] = (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16]) ?? 0;
   } catch (e) {
     failed = 1;
   }
