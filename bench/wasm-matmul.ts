@@ -16,6 +16,8 @@
  *   npx tsx bench/wasm-matmul.ts --elementwise  float32 exp/sigmoid/tanh: core/kernels unary vs WebAssembly
  *   npx tsx bench/wasm-matmul.ts --binary       float32 add/sub/mul/div/maximum/minimum: core/kernels binary
  *                                               under 'ts' vs 'wasm', equal shapes and a row (for BINARY_WASM_MIN_SIZE)
+ *   npx tsx bench/wasm-matmul.ts --skip         float32 1 thread, zero-step skipping on vs off, on dense
+ *                                               operands and on the one-hot products of the LSTM char-LM
  *   node --experimental-wasm-relaxed-simd --import tsx bench/wasm-matmul.ts
  *                                               the fused multiply-add build on Node 20 (default on Node 22+)
  */
@@ -25,7 +27,8 @@ import { writeFileSync } from "node:fs";
 import { binary, matmul, matmulRef, unary, type BinaryOp } from "../core/kernels.js";
 import { unaryWasm, type WasmUnaryOp } from "../core/wasm/elementwise.js";
 import {
-  resetSplitJudgement, setKernelBackend, setKernelThreads, setWasmSplitMinWork, wasmAvailable, wasmFusedMultiplyAdd, wasmLoadError, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
+  resetSplitJudgement, setKernelBackend, setKernelThreads, setWasmSkipZeroSteps, setWasmSplitMinWork, wasmAvailable, wasmFusedMultiplyAdd, wasmLoadError,
+  wasmSkipStats, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
 } from "../core/wasm/backend.js";
 import type { DType } from "../core/tensor.js";
 
@@ -234,6 +237,52 @@ function binaryOps(): void {
   }
 }
 
+function skipZeroSteps(): void {
+  // Dense operands (skipping can only cost: the zero test while packing A) and the char-LM's one-hot products at
+  // V = 64, B·T = 2048, G·H = 512: x·Wx (A one-hot rows) and the weight gradient xᵀ·dz (A one-hot columns).
+  const oneHot = (rows: number, cols: number, byRow: boolean): Float32Array => {
+    const x = new Float32Array(rows * cols);
+    const hot = operand(byRow ? rows : cols, 3);
+    if (byRow) for (let i = 0; i < rows; i++) x[i * cols + Math.floor(((hot[i]! + 1) / 2) * cols)] = 1;
+    else for (let j = 0; j < cols; j++) x[Math.floor(((hot[j]! + 1) / 2) * rows) * cols + j] = 1;
+    return x;
+  };
+  const cases: { name: string; M: number; K: number; N: number; a: Float32Array | Float64Array }[] = [
+    ...SIZES.map(([M, K, N]) => ({ name: `dense ${M}x${K}x${N}`, M, K, N, a: operand(M * K, 1) })),
+    { name: "x·Wx 2048x64x512", M: 2048, K: 64, N: 512, a: oneHot(2048, 64, true) },
+    { name: "xᵀ·dz 64x2048x512", M: 64, K: 2048, N: 512, a: oneHot(64, 2048, false) },
+  ];
+  console.log(`zero-step skipping, float32, 1 thread: CPU time with it on ÷ off, median (min–max) of ${rounds} interleaved rounds`);
+  const ratios = new Map<string, number[]>();
+  const share = new Map<string, number>();
+  const prevThreads = setKernelThreads(1);
+  const prev = setKernelBackend("wasm");
+  for (let r = 0; r < rounds; r++)
+    for (const c of cases) {
+      const b = operand(c.K * c.N, 2);
+      const call = (on: boolean) => () => {
+        setWasmSkipZeroSteps(on);
+        matmul(c.a, b, c.M, c.K, c.N, 1, one, one, "float32");
+      };
+      // on first in odd rounds, off first in even ones, so a change of load between the two hits both alike
+      const order = r % 2 ? [true, false] : [false, true];
+      const [t0, t1] = order.map((on) => timePerCall(call(on), 100).cpu) as [number, number];
+      ratios.set(c.name, [...(ratios.get(c.name) ?? []), r % 2 ? t0 / t1 : t1 / t0]);
+      const s0 = wasmSkipStats();
+      call(true)();
+      const s1 = wasmSkipStats();
+      share.set(c.name, (s1.skippedMacs - s0.skippedMacs) / (s1.macs - s0.macs));
+    }
+  setKernelBackend(prev);
+  setKernelThreads(prevThreads);
+  setWasmSkipZeroSteps(true);
+  for (const c of cases) {
+    const xs = ratios.get(c.name)!;
+    const left = `${(100 * share.get(c.name)!).toFixed(0)}% of multiply-adds left out`;
+    console.log(`${c.name.padEnd(22)} on/off ${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})  ${left}`);
+  }
+}
+
 async function main(): Promise<void> {
   if (!wasmAvailable()) throw new Error(`WebAssembly kernels did not load: ${String(wasmLoadError())}`);
   console.log(`WebAssembly float32 matmul: ${wasmFusedMultiplyAdd() ? "relaxed-SIMD build, multiply-adds fused" : "SIMD build, separate multiply and add"}`);
@@ -241,6 +290,7 @@ async function main(): Promise<void> {
   if (flag("--threads")) return threadCrossover();
   if (flag("--elementwise")) return elementwise();
   if (flag("--binary")) return binaryOps();
+  if (flag("--skip")) return skipZeroSteps();
   await addTfjs();
   const names = Object.keys(runners);
   const clocks = ["wall", "cpu"] as const;

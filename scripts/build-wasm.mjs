@@ -50,6 +50,16 @@ if (source.split(UNFUSED_MADD).length !== 2) {
   process.exit(1);
 }
 const fusedSource = source.replace(UNFUSED_MADD, "return f32x4.relaxed_madd(a, b, c);");
+// The small variants: no zero-step skipping, so that the single-thread module fits in the 4096 bytes a
+// browser's main thread compiles synchronously (the full one is swapped in by wasmReady()).
+const SKIP_ON = "const SKIP_ZERO_STEPS: bool = true;";
+if (source.split(SKIP_ON).length !== 2) {
+  console.error(`build-wasm: expected \`${SKIP_ON}\` exactly once in core/wasm/kernels.as`);
+  process.exit(1);
+}
+const smallOf = (text) => text.replace(SKIP_ON, "const SKIP_ZERO_STEPS: bool = false;");
+/** Largest module a browser compiles synchronously on its main thread. */
+const SYNC_COMPILE_MAX_BYTES = 4096;
 
 async function compile(variant, text = source) {
   // asc only reads .ts entry files; the sources are named .as so the project's tsc leaves them alone.
@@ -76,7 +86,8 @@ async function compile(variant, text = source) {
   }
   // The micro-kernels reload two B vectors per row on purpose (register pressure, see kernels.as); if an
   // optimizer merged them, every step would spill an accumulator. 8 loads of C + 8 reloads of B per kernel.
-  for (const kernel of text === source || text === fusedSource ? ["kernel32", "kernel64"] : []) {
+  const kernels = variant === "elementwise" ? [] : ["kernel32<void>", ...(variant.includes("small") ? [] : ["kernel32<i32>"]), "kernel64"];
+  for (const kernel of kernels) {
     const body = result.text.split(`(func $kernels/${kernel} `)[1]?.split("\n (func ")[0] ?? "";
     const offsetLoads = body.match(/v128\.load offset=/g)?.length ?? 0;
     if (offsetLoads !== 16) {
@@ -97,6 +108,18 @@ if (!singleFma.text.includes("f32x4.relaxed_madd")) {
   console.error("build-wasm: the fused build has no f32x4.relaxed_madd");
   process.exit(1);
 }
+const singleSmall = await compile("single-small", smallOf(source));
+const singleSmallFma = await compile("single-small-fma", smallOf(fusedSource));
+for (const [name, built] of [["single-small", singleSmall], ["single-small-fma", singleSmallFma]]) {
+  if (built.binary.length > SYNC_COMPILE_MAX_BYTES) {
+    console.error(`build-wasm: the ${name} module is ${built.binary.length} bytes, over the ${SYNC_COMPILE_MAX_BYTES} a browser compiles synchronously`);
+    process.exit(1);
+  }
+  if (built.text.includes("kernel32<i32>")) {
+    console.error(`build-wasm: the ${name} module still has the zero-step kernel`);
+    process.exit(1);
+  }
+}
 const elementwise = await compile("elementwise", elementwiseSource);
 if (watPath) writeFileSync(watPath, single.text);
 if (wasmPath) writeFileSync(wasmPath, single.binary);
@@ -111,6 +134,16 @@ export const KERNELS_WASM_BYTES = ${single.binary.length};
 /** The single-thread WebAssembly module (exports its memory), base64 encoded. */
 export const KERNELS_WASM_BASE64 =
 ${base64Lines(single.binary)};
+/** Size of KERNELS_SMALL_WASM_BASE64 in bytes (at most 4096: scripts/build-wasm.mjs fails otherwise). */
+export const KERNELS_SMALL_WASM_BYTES = ${singleSmall.binary.length};
+/** Size of KERNELS_SMALL_FMA_WASM_BASE64 in bytes (at most 4096 as well). */
+export const KERNELS_SMALL_FMA_WASM_BYTES = ${singleSmallFma.binary.length};
+/** KERNELS_WASM_BASE64 without zero-step skipping, small enough for a browser's synchronous compile. */
+export const KERNELS_SMALL_WASM_BASE64 =
+${base64Lines(singleSmall.binary)};
+/** KERNELS_SMALL_WASM_BASE64 with float32 multiply-adds fused (relaxed SIMD). */
+export const KERNELS_SMALL_FMA_WASM_BASE64 =
+${base64Lines(singleSmallFma.binary)};
 /** Pages of 64 KiB the shared module's imported memory may grow to. */
 export const KERNELS_SHARED_MAX_PAGES = ${SHARED_MAX_PAGES};
 /** The same kernels importing a shared memory \`env.memory\` (for a worker thread), base64 encoded. */

@@ -8,8 +8,9 @@
  * (WASM_RESIDENT_BYTES; the region is emptied when full). Results are bit-for-bit those of packing anew.
  *
  * Loading is synchronous on first use (`new WebAssembly.Module`), which Node always allows. Browsers
- * refuse synchronous compilation of modules over 4 KB on the main thread; the plain single-thread module
- * is kept under that (KERNELS_WASM_BYTES), and `wasmReady()` compiles asynchronously for when it is not.
+ * refuse synchronous compilation of modules over 4 KB on the main thread; there a small single-thread build
+ * (KERNELS_SMALL_WASM_BYTES, at most 4096; it lacks only zero-step skipping) is loaded instead, and
+ * `wasmReady()` compiles the full one asynchronously and swaps it in.
  * Where the engine supports relaxed SIMD, a build whose float32 micro-kernel fuses each multiply-add is
  * loaded instead (about twice the float32 throughput on FMA hardware; float64 is never fused).
  * Wherever WebAssembly or SIMD is missing the kernels report unavailable and callers use the
@@ -25,22 +26,24 @@ import type { Data, DType } from "../tensor.js";
 import { ArgumentError } from "../errors.js";
 import {
   KERNELS_FMA_WASM_BASE64, KERNELS_SHARED_FMA_WASM_BASE64, KERNELS_SHARED_MAX_PAGES, KERNELS_SHARED_WASM_BASE64,
-  KERNELS_WASM_BASE64,
+  KERNELS_SMALL_FMA_WASM_BASE64, KERNELS_SMALL_WASM_BASE64, KERNELS_WASM_BASE64,
 } from "./kernels.generated.js";
 
+/** Returns the multiply-adds it left out (float32; undefined from float64, which never skips). */
 type PartFn = (
   a: number, b: number, c: number, M: number, K: number, N: number, batches: number,
-  aMap: number, bMap: number, work: number, i0: number, i1: number, j0: number, j1: number, packedB: number,
-) => void;
+  aMap: number, bMap: number, work: number, i0: number, i1: number, j0: number, j1: number, packedB: number, skip: number,
+) => number | undefined;
 
 interface KernelExports {
   heapBase(): number;
   workBytesF32(): number;
   workBytesF64(): number;
   matmulPartF32: PartFn;
-  /** Takes no packedB (float64 always packs B itself); an extra argument is ignored. */
+  /** Takes no packedB or skip (float64 always packs B itself and never skips); extra arguments are ignored. */
   matmulPartF64: PartFn;
-  packB32(dst: number, b: number, ldb: number, kc: number, nc: number): void;
+  /** Returns 1 when every value it packed is finite. */
+  packB32(dst: number, b: number, ldb: number, kc: number, nc: number): number;
 }
 
 /** A loaded module: its exports, its memory, and (shared memory only) a helper thread once started. */
@@ -50,6 +53,8 @@ interface Engine {
   readonly shared: boolean;
   /** Whether float32 multiply-adds are fused (the relaxed-SIMD build). */
   readonly fused: boolean;
+  /** Whether this is the small single-thread build (no zero-step skipping) that `wasmReady()` replaces. */
+  readonly small: boolean;
   readonly module: WebAssembly.Module;
   helper: Helper | null;
 }
@@ -140,6 +145,27 @@ export function setWasmSplitMinWork(work: number): number {
   return previous;
 }
 
+let skipZeroSteps = env("SEQGRAD_SKIP_ZERO_STEPS") !== "0";
+
+/**
+ * Whether float32 matmul leaves out the k-steps where a whole micro-panel of A is zero (default on;
+ * SEQGRAD_SKIP_ZERO_STEPS=0 turns it off); returns the previous setting. Results are the same bit for bit
+ * either way (core/wasm/kernels.as, gemm32); only the time differs.
+ */
+export function setWasmSkipZeroSteps(on: boolean): boolean {
+  const previous = skipZeroSteps;
+  skipZeroSteps = on;
+  return previous;
+}
+
+let skippedMacs = 0;
+let f32Macs = 0;
+
+/** Multiply-adds float32 WebAssembly matmuls were asked for (macs) and how many of them zero-step skipping left out (for benchmarks). */
+export function wasmSkipStats(): { skippedMacs: number; macs: number } {
+  return { skippedMacs, macs: f32Macs };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Loading
 
@@ -202,9 +228,9 @@ function fusedOrPlain<T>(plain: string, fused: string, make: (bytes: Uint8Array<
   return make(decodeBase64(plain), false);
 }
 
-function singleEngine(module: WebAssembly.Module, fused: boolean): Engine {
+function singleEngine(module: WebAssembly.Module, fused: boolean, small = false): Engine {
   const exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports & { memory: WebAssembly.Memory };
-  return { k: exports, memory: exports.memory, shared: false, fused, module, helper: null };
+  return { k: exports, memory: exports.memory, shared: false, fused, small, module, helper: null };
 }
 
 /** The shared-memory engine, when this runtime can also start a worker on it (Node). */
@@ -215,7 +241,7 @@ function sharedEngine(): Engine | null {
       const module = new WebAssembly.Module(bytes);
       const memory = new WebAssembly.Memory({ initial: 1, maximum: KERNELS_SHARED_MAX_PAGES, shared: true });
       const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
-      return { k, memory, shared: true, fused, module, helper: null };
+      return { k, memory, shared: true, fused, small: false, module, helper: null };
     });
   } catch {
     return null;
@@ -227,7 +253,7 @@ function load(): Engine | null {
   tried = true;
   try {
     if (typeof WebAssembly !== "object") throw new Error("WebAssembly is not available");
-    engine = sharedEngine() ?? fusedOrPlain(KERNELS_WASM_BASE64, KERNELS_FMA_WASM_BASE64, (bytes, fused) => singleEngine(new WebAssembly.Module(bytes), fused));
+    engine = sharedEngine() ?? singleEngineNow();
   } catch (e) {
     loadError = e;
     engine = null;
@@ -235,9 +261,27 @@ function load(): Engine | null {
   return engine;
 }
 
-/** Compiles the kernels asynchronously (use in browsers before the first big matmul); resolves to whether they loaded. */
+/**
+ * The single-thread engine, compiled synchronously: the full build where the engine allows it (Node), else
+ * the small one without zero-step skipping (a browser's main thread compiles at most 4096 bytes this way).
+ */
+function singleEngineNow(): Engine {
+  const full = (bytes: Uint8Array<ArrayBuffer>, fused: boolean): Engine => singleEngine(new WebAssembly.Module(bytes), fused);
+  const small = (bytes: Uint8Array<ArrayBuffer>, fused: boolean): Engine => singleEngine(new WebAssembly.Module(bytes), fused, true);
+  try {
+    return fusedOrPlain(KERNELS_WASM_BASE64, KERNELS_FMA_WASM_BASE64, full);
+  } catch {
+    return fusedOrPlain(KERNELS_SMALL_WASM_BASE64, KERNELS_SMALL_FMA_WASM_BASE64, small);
+  }
+}
+
+/**
+ * Compiles the kernels asynchronously (use in browsers before the first big matmul), replacing the small
+ * build a synchronous load fell back to with the full one; resolves to whether they loaded.
+ */
 export async function wasmReady(): Promise<boolean> {
-  if (engine) return true;
+  // a small engine has no helper and no product in flight, so it can be swapped out between calls
+  if (engine && !engine.small) return true;
   try {
     const compile = async (b64: string, fused: boolean): Promise<Engine> => singleEngine(await WebAssembly.compile(decodeBase64(b64)), fused);
     const fusedOk = env("SEQGRAD_FMA") !== "0" && WebAssembly.validate(decodeBase64(KERNELS_FMA_WASM_BASE64));
@@ -248,7 +292,8 @@ export async function wasmReady(): Promise<boolean> {
     tried = true;
     loadError = undefined;
   } catch (e) {
-    loadError = e;
+    // keep a small engine already loaded
+    if (!engine) loadError = e;
   }
   return engine !== null;
 }
@@ -262,6 +307,11 @@ export function wasmAvailable(): boolean {
 export function wasmLoadError(): unknown {
   load();
   return loadError;
+}
+
+/** Whether the loaded kernels are the small build without zero-step skipping (until `wasmReady()` replaces it). */
+export function wasmSmallBuild(): boolean {
+  return load()?.small ?? false;
 }
 
 /** Whether the loaded float32 matmul fuses multiply-adds (relaxed SIMD); float64 never does. */
@@ -312,13 +362,15 @@ function ensureMemory(e: Engine, bytes: number): boolean {
 // The helper thread
 
 // Control block (a SharedArrayBuffer): Int32 [0] job number posted, [1] job number finished, [2] 1 if
-// the finished job threw, [3] 1 once the helper has instantiated the module; Float64 [2..16] the job:
-// dtype bits, then matmulPart's 15 arguments.
+// the finished job threw, [3] 1 once the helper has instantiated the module; Float64 [2..19] the job:
+// dtype bits, then matmulPart's 16 arguments, then (written by the helper) what it returned.
 const CTRL_POSTED = 0;
 const CTRL_DONE = 1;
 const CTRL_FAILED = 2;
 const CTRL_READY = 3;
 const CTRL_ARGS = 2; // Float64 index (byte 16)
+/** Float64 slots after the Int32 header: dtype bits, 16 arguments, the result. */
+const CTRL_SLOTS = 18;
 /** Longest wait for the helper before the caller computes the helper's part itself and stops using it. */
 const HELPER_TIMEOUT_MS = 60_000;
 
@@ -327,7 +379,7 @@ const { workerData } = require("node:worker_threads");
 const { module, memory, ctrl } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const c = new Int32Array(ctrl, 0, 4);
-const a = new Float64Array(ctrl, 16, 16);
+const a = new Float64Array(ctrl, 16, ${CTRL_SLOTS});
 Atomics.store(c, 3, 1);
 Atomics.notify(c, 3);
 let seen = 0;
@@ -336,7 +388,7 @@ for (;;) {
   seen = Atomics.load(c, 0);
   let failed = 0;
   try {
-    (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+    a[${CTRL_SLOTS - 1}] = (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16]) ?? 0;
   } catch (e) {
     failed = 1;
   }
@@ -365,13 +417,13 @@ function helperOf(e: Engine): Helper | null {
   const wt = nodeBuiltin<{ Worker: WorkerCtor }>("node:worker_threads");
   if (!wt) return null;
   try {
-    const sab = new SharedArrayBuffer(16 + 16 * 8);
+    const sab = new SharedArrayBuffer(16 + CTRL_SLOTS * 8);
     const worker = new wt.Worker(HELPER_SOURCE, { eval: true, workerData: { module: e.module, memory: e.memory, ctrl: sab } });
     worker.on("error", () => {
       helperFailed = true;
     });
     worker.unref(); // a parked helper never keeps the process alive
-    e.helper = { ctrl: new Int32Array(sab, 0, 4), args: new Float64Array(sab, 16, 16), worker, job: 0 };
+    e.helper = { ctrl: new Int32Array(sab, 0, 4), args: new Float64Array(sab, 16, CTRL_SLOTS), worker, job: 0 };
   } catch {
     helperFailed = true;
   }
@@ -384,6 +436,11 @@ function postPart(h: Helper, bits: number, args: readonly number[]): void {
   h.job++;
   Atomics.store(h.ctrl, CTRL_POSTED, h.job);
   Atomics.notify(h.ctrl, CTRL_POSTED);
+}
+
+/** What the helper's finished job returned (multiply-adds a float32 part left out, else 0). */
+function partResult(h: Helper): number {
+  return h.args[CTRL_SLOTS - 1]!;
 }
 
 /** Waits for the helper's current job; false if it failed or timed out (the helper is then retired). */
@@ -484,6 +541,8 @@ interface Resident {
   readonly ptr: number;
   readonly K: number;
   readonly N: number;
+  /** Whether every value of B is finite (packB32's result), which zero-step skipping needs. */
+  readonly finite: boolean;
 }
 const resident = new WeakMap<Data, Resident>();
 let residentEngine: Engine | null = null;
@@ -575,6 +634,7 @@ export function matmulWasm(
   if (!ensureMemory(e, end)) return null;
   const buf = e.memory.buffer;
   let packed = hit?.ptr ?? 0;
+  let finite = hit?.finite ?? true;
   if (f32) {
     new Float32Array(buf, aPtr, a.length).set(a);
     if (!hit) new Float32Array(buf, bPtr, b.length).set(b);
@@ -585,8 +645,8 @@ export function matmulWasm(
   if (keep && !hit) {
     const ptr = residentSlot(e, region, K, N);
     if (ptr >= 0) {
-      for (let pc = 0; pc < K; pc += KC32) k.packB32(ptr + pc * (N + NR32 - 1) * 4, bPtr + pc * N * 4, N, Math.min(KC32, K - pc), N);
-      resident.set(b, { engine: e, epoch: residentEpoch, ptr, K, N });
+      for (let pc = 0; pc < K; pc += KC32) finite = k.packB32(ptr + pc * (N + NR32 - 1) * 4, bPtr + pc * N * 4, N, Math.min(KC32, K - pc), N) === 1 && finite;
+      resident.set(b, { engine: e, epoch: residentEpoch, ptr, K, N, finite });
       residentPacks++;
       packed = ptr;
     }
@@ -602,6 +662,9 @@ export function matmulWasm(
     calls = 1;
   }
   const part = f32 ? k.matmulPartF32 : k.matmulPartF64;
+  // Packed-ahead panels are checked for finiteness once, when packed; B packed by the kernel is checked there.
+  const skip = f32 && skipZeroSteps && (packed === 0 || finite) ? 1 : 0;
+  if (f32) f32Macs += work;
   // A helper that is still starting (or failed to start) is not waited for: this thread does it all.
   const helper = split ? helperOf(e) : null;
   if (helper && Atomics.load(helper.ctrl, CTRL_READY) === 1) {
@@ -616,16 +679,17 @@ export function matmulWasm(
       ? [[0, rows, 0, cut], [0, rows, cut, N]]
       : [[0, cut, 0, N], [cut, rows, 0, N]];
     const common = [aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr] as const;
-    postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!, packed]);
+    postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!, packed, skip]);
     splits++;
     const t0 = now();
-    part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!, packed);
+    skippedMacs += part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!, packed, skip) ?? 0;
     const t1 = now();
     // If the helper failed or timed out, its part is computed here, in this thread's own work area.
-    if (!awaitPart(e, helper)) part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!, packed);
+    if (awaitPart(e, helper)) skippedMacs += partResult(helper);
+    else skippedMacs += part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!, packed, skip) ?? 0;
     judgeSplit(t1 - t0, now() - t1, work);
   } else {
-    part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed);
+    skippedMacs += part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed, skip) ?? 0;
   }
   return f32 ? new Float32Array(buf, cPtr, cLen).slice() : new Float64Array(buf, cPtr, cLen).slice();
 }
@@ -669,6 +733,7 @@ export function wasmStartedCount(): number {
 function finish(s: Started): void {
   if (inFlight === s) inFlight = null;
   if (awaitPart(s.e, s.helper)) {
+    skippedMacs += partResult(s.helper);
     const buf = s.e.memory.buffer;
     s.c = s.dtype === "float32" ? new Float32Array(buf, s.cPtr, s.M * s.N).slice() : new Float64Array(buf, s.cPtr, s.M * s.N).slice();
   } else {
@@ -711,7 +776,10 @@ export function matmulWasmStart(a: Data, b: Data, M: number, K: number, N: numbe
     new Float64Array(buf, bPtr, b.length).set(b);
   }
   new Int32Array(buf, mapPtr, 2).fill(0); // batch maps: the one A and the one B
-  postPart(helper, f32 ? 32 : 64, [aPtr, bPtr, cPtr, M, K, N, 1, mapPtr, mapPtr + 4, work1, 0, M, 0, N, 0]);
+  // B is packed by the kernel (no packedB), which checks it for finiteness itself
+  const skip = f32 && skipZeroSteps ? 1 : 0;
+  if (f32) f32Macs += M * K * N;
+  postPart(helper, f32 ? 32 : 64, [aPtr, bPtr, cPtr, M, K, N, 1, mapPtr, mapPtr + 4, work1, 0, M, 0, N, 0, skip]);
   started++;
   const s: Started = { e, helper, a, b, M, K, N, dtype, cPtr, end, c: null };
   inFlight = s;

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { binary, matmul as matmulKernel, matmulRef, unary, type BinaryOp } from "../../core/kernels.js";
 import {
@@ -10,10 +10,13 @@ import {
 } from "../../core/wasm/elementwise.js";
 import {
   getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, matmulWasmStart, resetSplitJudgement, resetWasmResident,
-  setKernelBackend, setKernelThreads, wasmAvailable, wasmLoadError, wasmResidentStats, wasmSplitCount, wasmStartedCount, wasmThreadsAvailable,
+  setKernelBackend, setKernelThreads, setWasmSkipZeroSteps, wasmAvailable, wasmLoadError, wasmResidentStats, wasmSkipStats, wasmSmallBuild,
+  wasmSplitCount, wasmStartedCount, wasmThreadsAvailable,
   WASM_MATMUL_MIN_WORK, WASM_RESIDENT_BYTES, WASM_SPLIT_LARGE_WORK, WASM_SPLIT_MIN_WORK,
 } from "../../core/wasm/backend.js";
-import { ELEMENTWISE_WASM_BYTES, KERNELS_SOURCE_SHA256, KERNELS_WASM_BYTES } from "../../core/wasm/kernels.generated.js";
+import {
+  ELEMENTWISE_WASM_BYTES, KERNELS_SMALL_FMA_WASM_BYTES, KERNELS_SMALL_WASM_BASE64, KERNELS_SMALL_WASM_BYTES, KERNELS_SOURCE_SHA256, KERNELS_WASM_BYTES,
+} from "../../core/wasm/kernels.generated.js";
 import { tensor, dataOf, type Data, type DType } from "../../core/tensor.js";
 import { float32Order } from "./float32-steps.js";
 import { ArgumentError } from "../../core/errors.js";
@@ -137,9 +140,9 @@ describe("WebAssembly kernels", () => {
     expect(wasmAvailable()).toBe(true);
   });
 
-  it("stay small enough for browsers to compile on the main thread (4096 bytes each)", () => {
-    // new WebAssembly.Module on the main thread is refused above 4 KB in Chromium; both modules load that way
-    expect(KERNELS_WASM_BYTES).toBeLessThanOrEqual(4096);
+  it("keep the elementwise module small enough for browsers to compile on the main thread (4096 bytes)", () => {
+    // new WebAssembly.Module on the main thread is refused above 4 KB in Chromium; the elementwise module has no
+    // larger build to swap in later (the matmul module's small build is checked with the zero-step skip below)
     expect(ELEMENTWISE_WASM_BYTES).toBeLessThanOrEqual(4096);
   });
 
@@ -744,3 +747,251 @@ describe("resident packed B operands (float32)", () => {
     expect(wasmResidentStats().packs).toBe(s0.packs);
   });
 });
+
+const bits = (x: Data): Uint32Array => new Uint32Array(Float32Array.from(x).buffer);
+/** Index of the first entry whose float32 bits differ, or -1. */
+function firstBitDifference(x: Data, y: Data): number {
+  const [bx, by] = [bits(x), bits(y)];
+  if (bx.length !== by.length) return Math.min(bx.length, by.length);
+  for (let i = 0; i < bx.length; i++) if (bx[i] !== by[i]) return i;
+  return -1;
+}
+
+type Pattern = "dense" | "columns" | "onehot" | "zero";
+/** Zeroes A by pattern (±0 by the seed): whole k-columns, one nonzero per row, or everything. */
+function sparsify(p: Problem, pattern: Pattern, density: number, seed: number): void {
+  const rand = values(p.a.length + p.aCount * p.K, seed ^ 0x9e3779b9, "float32");
+  const signed = (i: number): number => (rand[i]! < 0 ? -0 : 0);
+  for (let bt = 0; bt < p.aCount; bt++)
+    for (let i = 0; i < p.M; i++)
+      for (let k = 0; k < p.K; k++) {
+        const idx = (bt * p.M + i) * p.K + k;
+        const zeroColumn = (rand[p.a.length + bt * p.K + k]! + 1) / 2 < density;
+        const zero =
+          pattern === "zero" || (pattern === "columns" && zeroColumn) || (pattern === "onehot" && k !== (i * 7 + bt * 3) % p.K);
+        if (zero) p.a[idx] = signed(idx);
+        else if (pattern === "onehot") p.a[idx] = 1;
+      }
+}
+
+describe("zero-step skipping in float32 matmul", () => {
+  // The claim (core/wasm/kernels.as, gemm32): leaving out the k-steps where a whole 4-row micro-panel of A
+  // is ±0 gives the dense kernel's result bit for bit, -0 and +0 told apart (compared as raw float32 bits),
+  // because a left-out product is ±0 when B is finite and no accumulator is ever -0. Where B is not finite
+  // nothing is left out (0·Inf = NaN). So: skip on and off agree bit for bit, and both stay within the
+  // float32 bound of matmulRef; the count of left-out multiply-adds is the one the panel rule predicts.
+  afterEach(() => {
+    setWasmSkipZeroSteps(true);
+    setKernelThreads(2);
+  });
+
+  const MR = 4, KC = 256, MC = 120, NC = 2040;
+  /**
+   * Multiply-adds the panel rule leaves out of the one-thread product, mirroring gemm32: panels of 4 rows in
+   * 120-row blocks, 256-step K blocks and 2040-column blocks, each block of B checked for finiteness apart.
+   */
+  function predictedSkips(p: Problem): number {
+    const { M, K, N } = p;
+    const batches = p.aBatch.length;
+    const folds = batches > 1 && p.aBatch.every((v, i) => v === i) && p.bBatch.every((v) => v === p.bBatch[0]);
+    const mats = folds ? [{ aOff: 0, bOff: p.bBatch[0]! * K * N, rows: batches * M }] : Array.from(p.aBatch, (ai, bt) => ({ aOff: ai * M * K, bOff: p.bBatch[bt]! * K * N, rows: M }));
+    let skipped = 0;
+    for (const { aOff, bOff, rows } of mats)
+      for (let jc = 0; jc < N; jc += NC) {
+        const nc = Math.min(NC, N - jc);
+        for (let pc = 0; pc < K; pc += KC) {
+          const kc = Math.min(KC, K - pc);
+          let finite = true;
+          for (let k = pc; k < pc + kc; k++) for (let j = jc; j < jc + nc; j++) finite &&= Number.isFinite(p.b[bOff + k * N + j]!);
+          if (!finite) continue;
+          for (let ir = 0; ir < rows; ir += MR) {
+            const mr = Math.min(MR, rows - ir, MC - (ir % MC));
+            let n = 0;
+            for (let k = pc; k < pc + kc; k++) {
+              let nonzero = false;
+              for (let i = ir; i < ir + mr; i++) nonzero ||= p.a[aOff + i * K + k] !== 0;
+              if (nonzero) n++;
+            }
+            if (n < kc && n <= kc - (kc >> 3) - (kc >> 4)) skipped += (kc - n) * mr * nc;
+          }
+        }
+      }
+    return skipped;
+  }
+
+  /** wasm within the float32 bound of ref on finite entries; where ref is NaN or ±Inf, the same. */
+  function expectNearReference(p: Problem, wasm: Data, ref: Data): void {
+    if (Array.from(ref).every(Number.isFinite)) {
+      expect(worstFloat32Ratio(p, wasm, ref)).toBeLessThanOrEqual(1);
+      return;
+    }
+    for (let i = 0; i < ref.length; i++)
+      if (!Number.isFinite(ref[i]!)) expect(Object.is(wasm[i], ref[i]), `entry ${i}: ${wasm[i]} vs ${ref[i]}`).toBe(true);
+  }
+
+  const specials = fc.array(fc.constantFrom(Infinity, -Infinity, NaN), { maxLength: 3 });
+  const sparseProblem = fc
+    .record({
+      p: batchedProblem("float32"),
+      bigK: fc.option(fc.constantFrom(255, 256, 257, 300, 513), { freq: 4 }),
+      tallM: fc.option(fc.constantFrom(119, 121, 125), { freq: 4 }),
+      pattern: fc.constantFrom<Pattern>("dense", "columns", "columns", "columns", "onehot", "zero"),
+      density: fc.constantFrom(0.2, 0.5, 0.9, 0.97),
+      seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      specials,
+    })
+    .map(({ p, bigK, tallM, pattern, density, seed, specials }) => {
+      const q = bigK === null && tallM === null ? p : problem("float32", tallM ?? p.M, bigK ?? p.K, p.N, Array.from(p.aBatch), Array.from(p.bBatch), seed);
+      sparsify(q, pattern, density, seed);
+      specials.forEach((v, i) => (q.b[(seed + i * 7919) % q.b.length] = v));
+      return q;
+    });
+
+  it("gives the dense result bit for bit (±0 told apart) and leaves out the predicted steps, over random shapes, zero patterns and non-finite B", () => {
+    setKernelThreads(1);
+    fc.assert(
+      fc.property(sparseProblem, (p) => {
+        setWasmSkipZeroSteps(false);
+        const s0 = wasmSkipStats().skippedMacs;
+        const dense = runWasm(p, "float32");
+        expect(wasmSkipStats().skippedMacs).toBe(s0);
+        setWasmSkipZeroSteps(true);
+        const skipped = runWasm(p, "float32");
+        const i = firstBitDifference(skipped, dense);
+        const hex = (x: Data): string => `0x${bits(x.subarray(i, i + 1))[0]?.toString(16)}`;
+        expect(i, `entry ${i}: skipping gives ${skipped[i]} (${hex(skipped)}), dense ${dense[i]} (${hex(dense)})`).toBe(-1);
+        expect(wasmSkipStats().skippedMacs - s0).toBe(predictedSkips(p));
+        expectNearReference(p, skipped, runRef(p, "float32"));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("leaves steps out of products of one-hot rows across K, row and column blocks, and the result stays the dense one", () => {
+    setKernelThreads(1);
+    for (const [M, K, N, seed] of [[32, 64, 512, 3], [121, 257, 25, 5], [7, 513, 2040 + 13, 7], [128, 300, 11, 9]] as const) {
+      const p = problem("float32", M, K, N, [0], [0], seed);
+      sparsify(p, "onehot", 0, seed);
+      setWasmSkipZeroSteps(false);
+      const dense = runWasm(p, "float32");
+      setWasmSkipZeroSteps(true);
+      const s0 = wasmSkipStats().skippedMacs;
+      expect(firstBitDifference(runWasm(p, "float32"), dense)).toBe(-1);
+      const left = wasmSkipStats().skippedMacs - s0;
+      expect(left).toBe(predictedSkips(p));
+      expect(left).toBeGreaterThan(0.5 * M * K * N);
+    }
+  });
+
+  it("gives the dense one-thread result and count when split across two threads, and on the helper (matmulWasmStart)", () => {
+    expect(wasmThreadsAvailable()).toBe(true);
+    for (const [M, K, N, seed] of [[40, 300, 130, 71], [301, 70, 50, 73], [64, 257, 120, 75]] as const) {
+      const p = problem("float32", M, K, N, [0], [0], seed);
+      sparsify(p, "columns", 0.7, seed);
+      setKernelThreads(1);
+      setWasmSkipZeroSteps(false);
+      const dense = runWasm(p, "float32");
+      setWasmSkipZeroSteps(true);
+      setKernelThreads(2);
+      resetSplitJudgement();
+      const [splits, s0] = [wasmSplitCount(), wasmSkipStats().skippedMacs];
+      expect(firstBitDifference(runWasm(p, "float32"), dense)).toBe(-1);
+      expect(wasmSplitCount()).toBe(splits + 1);
+      // both halves' counts, the helper's returned through the control block
+      expect(wasmSkipStats().skippedMacs - s0).toBe(predictedSkips(p));
+      const s1 = wasmSkipStats().skippedMacs;
+      const started = matmulWasmStart(p.a, p.b, M, K, N, "float32")!;
+      expect(firstBitDifference(started.result()!, dense)).toBe(-1);
+      expect(wasmSkipStats().skippedMacs - s1).toBe(predictedSkips(p));
+    }
+  });
+
+  it("uses a resident packed B only while it is finite, and then gives the dense result", () => {
+    setKernelThreads(1);
+    const one = new Int32Array(1);
+    const p = problem("float32", 32, 64, 100, [0], [0], 93);
+    sparsify(p, "onehot", 0, 93);
+    const withInf = p.b.slice();
+    withInf[333] = Infinity;
+    for (const b of [p.b, withInf]) {
+      setWasmSkipZeroSteps(false);
+      const dense = matmulWasm(p.a, b, 32, 64, 100, 1, one, one, "float32")!;
+      setWasmSkipZeroSteps(true);
+      const s0 = wasmSkipStats().skippedMacs;
+      const packs0 = wasmResidentStats().packs;
+      for (let round = 0; round < 2; round++) expect(firstBitDifference(matmulWasm(p.a, b, 32, 64, 100, 1, one, one, "float32", true)!, dense)).toBe(-1);
+      expect(wasmResidentStats().packs).toBe(packs0 + 1);
+      expect(wasmSkipStats().skippedMacs - s0).toBe(2 * predictedSkips({ ...p, b }));
+    }
+  });
+
+  it("is off under SEQGRAD_SKIP_ZERO_STEPS=0, and setWasmSkipZeroSteps returns the previous setting", async () => {
+    expect(setWasmSkipZeroSteps(false)).toBe(true);
+    expect(setWasmSkipZeroSteps(true)).toBe(false);
+    vi.resetModules();
+    vi.stubEnv("SEQGRAD_SKIP_ZERO_STEPS", "0");
+    try {
+      const fresh = await import("../../core/wasm/backend.js");
+      fresh.setKernelThreads(1);
+      const p = problem("float32", 32, 64, 100, [0], [0], 95);
+      sparsify(p, "onehot", 0, 95);
+      const c = fresh.matmulWasm(p.a, p.b, 32, 64, 100, 1, p.aBatch, p.bBatch, "float32")!;
+      expect(fresh.wasmSkipStats()).toEqual({ skippedMacs: 0, macs: 32 * 64 * 100 });
+      expect(fresh.setWasmSkipZeroSteps(true)).toBe(false);
+      expect(firstBitDifference(fresh.matmulWasm(p.a, p.b, 32, 64, 100, 1, p.aBatch, p.bBatch, "float32")!, c)).toBe(-1);
+      expect(fresh.wasmSkipStats().skippedMacs).toBe(predictedSkips(p));
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
+  });
+});
+
+describe("the small single-thread build (for a browser's synchronous compile)", () => {
+  it("fits in 4096 bytes, with and without fused multiply-adds, while the full build does not need to", () => {
+    expect(KERNELS_SMALL_WASM_BYTES).toBeLessThanOrEqual(4096);
+    expect(KERNELS_SMALL_FMA_WASM_BYTES).toBeLessThanOrEqual(4096);
+    expect(KERNELS_WASM_BYTES).toBeGreaterThan(KERNELS_SMALL_WASM_BYTES);
+    expect(wasmSmallBuild()).toBe(false);
+  });
+
+  it("is loaded where synchronous compilation refuses the full module, gives the same products, and wasmReady() swaps in the full one", async () => {
+    // A browser main thread: no shared memory, and `new WebAssembly.Module` refuses more than 4096 bytes.
+    const RealModule = WebAssembly.Module;
+    class MainThreadModule extends RealModule {
+      constructor(bytes: BufferSource) {
+        if (bytes.byteLength > 4096) throw new RangeError("WebAssembly.Module doesn't work with buffers over 4 KB on the main thread");
+        super(bytes);
+      }
+    }
+    expect(decodeBase64Length(KERNELS_SMALL_WASM_BASE64)).toBe(KERNELS_SMALL_WASM_BYTES);
+    vi.resetModules();
+    vi.stubGlobal("SharedArrayBuffer", undefined);
+    vi.stubGlobal("WebAssembly", { ...WebAssemblyNamespace(), Module: MainThreadModule });
+    try {
+      const fresh = await import("../../core/wasm/backend.js");
+      expect(fresh.wasmAvailable()).toBe(true);
+      expect(fresh.wasmSmallBuild()).toBe(true);
+      const p = problem("float32", 32, 64, 100, [0], [0], 97);
+      sparsify(p, "onehot", 0, 97);
+      const small = fresh.matmulWasm(p.a, p.b, 32, 64, 100, 1, p.aBatch, p.bBatch, "float32")!;
+      expect(fresh.wasmSkipStats().skippedMacs).toBe(0);
+      expect(await fresh.wasmReady()).toBe(true);
+      expect(fresh.wasmSmallBuild()).toBe(false);
+      expect(firstDifference(fresh.matmulWasm(p.a, p.b, 32, 64, 100, 1, p.aBatch, p.bBatch, "float32")!, small)).toBe(-1);
+      expect(fresh.wasmSkipStats().skippedMacs).toBeGreaterThan(0);
+    } finally {
+      vi.unstubAllGlobals();
+      vi.resetModules();
+    }
+  });
+});
+
+/** The WebAssembly namespace's members as a plain object (to stub one of them). */
+function WebAssemblyNamespace(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.getOwnPropertyNames(WebAssembly)) out[key] = (WebAssembly as unknown as Record<string, unknown>)[key];
+  return out;
+}
+
+const decodeBase64Length = (s: string): number => Buffer.from(s, "base64").length;
