@@ -362,15 +362,15 @@ function ensureMemory(e: Engine, bytes: number): boolean {
 // The helper thread
 
 // Control block (a SharedArrayBuffer): Int32 [0] job number posted, [1] job number finished, [2] 1 if
-// the finished job threw, [3] 1 once the helper has instantiated the module; Float64 [2..19] the job:
-// dtype bits, then matmulPart's 16 arguments, then (written by the helper) what it returned.
+// the finished job threw, [3] 1 once the helper has instantiated the module; Float64 [2..20] the job:
+// dtype bits, then matmulPart's 16 arguments, then (written by the helper) the ms it computed and what it returned.
 const CTRL_POSTED = 0;
 const CTRL_DONE = 1;
 const CTRL_FAILED = 2;
 const CTRL_READY = 3;
 const CTRL_ARGS = 2; // Float64 index (byte 16)
-/** Float64 slots after the Int32 header: dtype bits, 16 arguments, the result. */
-const CTRL_SLOTS = 18;
+/** Float64 slots after the Int32 header: dtype bits, 16 arguments, the helper's ms, the result. */
+const CTRL_SLOTS = 19;
 /** Longest wait for the helper before the caller computes the helper's part itself and stops using it. */
 const HELPER_TIMEOUT_MS = 60_000;
 
@@ -387,11 +387,13 @@ for (;;) {
   while (Atomics.load(c, 0) === seen) Atomics.wait(c, 0, seen);
   seen = Atomics.load(c, 0);
   let failed = 0;
+  const t0 = performance.now();
   try {
     a[${CTRL_SLOTS - 1}] = (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16]) ?? 0;
   } catch (e) {
     failed = 1;
   }
+  a[${CTRL_SLOTS - 2}] = performance.now() - t0;
   Atomics.store(c, 2, failed);
   Atomics.store(c, 1, seen);
   Atomics.notify(c, 1);
@@ -436,6 +438,11 @@ function postPart(h: Helper, bits: number, args: readonly number[]): void {
   h.job++;
   Atomics.store(h.ctrl, CTRL_POSTED, h.job);
   Atomics.notify(h.ctrl, CTRL_POSTED);
+}
+
+/** How long the helper's finished job computed, in ms. */
+function partMs(h: Helper): number {
+  return h.args[CTRL_SLOTS - 2]!;
 }
 
 /** What the helper's finished job returned (multiply-adds a float32 part left out, else 0). */
@@ -509,6 +516,45 @@ export function judgeSplit(mineMs: number, waitMs: number, work = 0): void {
 export function resetSplitJudgement(): void {
   backoff.fill(0);
   skipped.fill(0);
+  for (const r of rates) r.main = r.helper = r.touch = 0;
+}
+
+// How a split is shared. After its part this thread allocates C's output array and writes it once, so that its
+// fresh pages fault in while the helper is still computing (measured here: a fresh 1 MB array costs 2-3 ms of
+// page faults, as much as half a 512³ product on one thread), and copies C into it once the helper is done.
+// So this thread takes less than half the columns: the share that makes both finish together, from the rates
+// the last splits ran at (multiply-adds per ms on each thread, output bytes per ms for the touch). Where the
+// helper is slowed by other work its rate falls and its share with it. Any cut gives the same sums. Small and
+// large products keep their own rates, as they keep their own judgement: a recurrent step's products run at
+// a lower rate than a 512³ one.
+const rates = [
+  { main: 0, helper: 0, touch: 0 },
+  { main: 0, helper: 0, touch: 0 },
+];
+
+/**
+ * This thread's share of a split's columns (or rows) such that `share·work/main + bytes/touch` equals
+ * `(1 − share)·work/helper`: rates in multiply-adds (bytes) per ms, 0 for unknown (then the rates are taken
+ * equal and the touch free). Between 0.1 and 0.9; exported for tests.
+ */
+export function splitShare(work: number, bytes: number, r: { main: number; helper: number; touch: number }): number {
+  if (!(r.main > 0 && r.helper > 0)) return 0.5;
+  const tMain = work / r.main, tHelper = work / r.helper, tTouch = r.touch > 0 ? bytes / r.touch : 0;
+  return Math.min(0.9, Math.max(0.1, (tHelper - tTouch) / (tMain + tHelper)));
+}
+
+/** @internal Sets the split rates of both size classes (tests that force uneven cuts). */
+export function setSplitRates(r: { main: number; helper: number; touch: number }): void {
+  for (const c of rates) Object.assign(c, r);
+}
+
+/** Folds one split's measured rates into the running ones of its size class (half the weight each time: the machine drifts). */
+function recordRates(work: number, mainRate: number, helperRate: number, touchRate: number): void {
+  const fold = (old: number, x: number): number => (!(x > 0) || !Number.isFinite(x) ? old : old > 0 ? (old + x) / 2 : x);
+  const r = rates[sizeClass(work)]!;
+  r.main = fold(r.main, mainRate);
+  r.helper = fold(r.helper, helperRate);
+  r.touch = fold(r.touch, touchRate);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -669,28 +715,42 @@ export function matmulWasm(
   const helper = split ? helperOf(e) : null;
   if (helper && Atomics.load(helper.ctrl, CTRL_READY) === 1) {
     // Split the dimension whose other operand is cheaper to pack twice: columns re-pack A, rows re-pack B.
-    // Cut at a multiple of the micro-tile (12 or 6 columns, 4 rows) so neither half gains an edge tile
-    // (and a column half of resident panels starts on a panel).
+    // Cut at a multiple of the micro-tile (12 or 6 columns, 4 rows) so neither part gains an edge tile
+    // (and a column part of resident panels starts on a panel).
     const byCols = rows <= N;
     const step = byCols ? (f32 ? NR32 : 6) : 4;
     const extent = byCols ? N : rows;
-    const cut = Math.min(extent, Math.max(step, Math.round(extent / 2 / step) * step));
-    const [mine, theirs] = byCols
-      ? [[0, rows, 0, cut], [0, rows, cut, N]]
-      : [[0, cut, 0, N], [cut, rows, 0, N]];
-    const common = [aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr] as const;
-    postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!, packed, skip]);
-    splits++;
-    const t0 = now();
-    skippedMacs += part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!, packed, skip) ?? 0;
-    const t1 = now();
-    // If the helper failed or timed out, its part is computed here, in this thread's own work area.
-    if (awaitPart(e, helper)) skippedMacs += partResult(helper);
-    else skippedMacs += part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!, packed, skip) ?? 0;
-    judgeSplit(t1 - t0, now() - t1, work);
-  } else {
-    skippedMacs += part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed, skip) ?? 0;
+    const share = splitShare(work, cLen * bytesPer, rates[sizeClass(work)]!);
+    const cut = Math.min(extent - step, Math.max(step, Math.round((extent * share) / step) * step));
+    if (cut > 0 && cut < extent) {
+      const [mine, theirs] = byCols
+        ? [[0, rows, 0, cut], [0, rows, cut, N]]
+        : [[0, cut, 0, N], [cut, rows, 0, N]];
+      const common = [aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr] as const;
+      postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!, packed, skip]);
+      splits++;
+      const t0 = now();
+      skippedMacs += part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!, packed, skip) ?? 0;
+      const t1 = now();
+      const out = f32 ? new Float32Array(cLen) : new Float64Array(cLen);
+      out.fill(0); // fault its pages in now, while the helper computes
+      const t2 = now();
+      // If the helper failed or timed out, its part is computed here, in this thread's own work area.
+      const helped = awaitPart(e, helper);
+      const t3 = now();
+      if (helped) skippedMacs += partResult(helper);
+      else skippedMacs += part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!, packed, skip) ?? 0;
+      const mineShare = cut / extent;
+      if (helped) recordRates(work, (work * mineShare) / (t1 - t0), (work * (1 - mineShare)) / partMs(helper), (cLen * bytesPer) / (t2 - t1));
+      // one thread would have taken about its own part over its share, plus the touch; the judgement's rule
+      // (paid if wait < 0.8·mine) is "two threads took under 0.9 of one", written for halves
+      const one = (t1 - t0) / mineShare + (t2 - t1);
+      judgeSplit(one / 2, t3 - t0 - one / 2, work);
+      out.set(f32 ? new Float32Array(e.memory.buffer, cPtr, cLen) : new Float64Array(e.memory.buffer, cPtr, cLen));
+      return out;
+    }
   }
+  skippedMacs += part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed, skip) ?? 0;
   return f32 ? new Float32Array(buf, cPtr, cLen).slice() : new Float64Array(buf, cPtr, cLen).slice();
 }
 

@@ -10,7 +10,7 @@ import {
 } from "../../core/wasm/elementwise.js";
 import {
   getKernelBackend, getKernelThreads, judgeSplit, matmulPrefersWasm, matmulWasm, matmulWasmStart, resetSplitJudgement, resetWasmResident,
-  setKernelBackend, setKernelThreads, setWasmSkipZeroSteps, wasmAvailable, wasmLoadError, wasmResidentStats, wasmSkipStats, wasmSmallBuild,
+  setKernelBackend, setKernelThreads, setSplitRates, setWasmSkipZeroSteps, splitShare, wasmAvailable, wasmLoadError, wasmResidentStats, wasmSkipStats, wasmSmallBuild,
   wasmSplitCount, wasmStartedCount, wasmThreadsAvailable,
   WASM_MATMUL_MIN_WORK, WASM_RESIDENT_BYTES, WASM_SPLIT_LARGE_WORK, WASM_SPLIT_MIN_WORK,
 } from "../../core/wasm/backend.js";
@@ -274,16 +274,39 @@ describe("two-thread WebAssembly matmul", () => {
         const one = runWasm(p, dtype);
         expect(wasmSplitCount()).toBe(before);
         setKernelThreads(2);
-        resetSplitJudgement(); // a split that did not pay (a busy machine) would make this one back off
-        const two = runWasm(p, dtype);
-        expect(wasmSplitCount()).toBe(before + 1);
-        const i = firstDifference(two, one);
-        expect(i, `[${p.M},${p.K}]@[${p.K},${p.N}] entry ${i}: ${two[i]} vs ${one[i]}`).toBe(-1);
+        // even halves, then this thread's share cut small (a slow output touch) and large (a slow helper)
+        // the same shapes with other values: run on one thread before each split, so the buffers it reuses hold
+        // other numbers, and an entry neither part writes shows
+        const decoy = problem(dtype, p.M, p.K, p.N, [...p.aBatch], [...p.bBatch], 97);
+        for (const [n, r] of [[1, null], [2, { main: 1, helper: 1, touch: 1e-9 }], [3, { main: 1, helper: 0.2, touch: 0 }]] as const) {
+          setKernelThreads(1);
+          runWasm(decoy, dtype);
+          setKernelThreads(2);
+          resetSplitJudgement(); // a split that did not pay (a busy machine) would make this one back off
+          if (r) setSplitRates(r);
+          const two = runWasm(p, dtype);
+          expect(wasmSplitCount()).toBe(before + n);
+          const i = firstDifference(two, one);
+          expect(i, `[${p.M},${p.K}]@[${p.K},${p.N}] split ${n}, entry ${i}: ${two[i]} vs ${one[i]}`).toBe(-1);
+        }
       }
+      resetSplitJudgement();
       // And the split result is the reference's (exactly in float64, within the bound in float32).
       expectAgrees(cases[0]!, dtype);
     });
   }
+
+  it("shares a split so both threads finish together: this thread's part plus the output touch against the helper's", () => {
+    const W = 1000;
+    expect(splitShare(W, 0, { main: 0, helper: 0, touch: 0 })).toBe(0.5); // nothing measured yet: halves
+    expect(splitShare(W, 0, { main: 1, helper: 1, touch: 0 })).toBe(0.5);
+    // the touch takes 500 of the 1000 ms one thread would compute: 0.25·1000 + 500 = 0.75·1000
+    expect(splitShare(W, 500, { main: 1, helper: 1, touch: 1 })).toBe(0.25);
+    // a helper at half this thread's rate: 2/3·1000 = 1/3·1000·2
+    expect(splitShare(W, 0, { main: 1, helper: 0.5, touch: 0 })).toBeCloseTo(2 / 3, 12);
+    expect(splitShare(W, 1e6, { main: 1, helper: 1, touch: 1 })).toBe(0.1); // clamped: the helper never takes it all
+    expect(splitShare(W, 0, { main: 1, helper: 1e-6, touch: 0 })).toBe(0.9);
+  });
 
   it("backs off to one thread after a split that did not pay, and tries again after the backoff", () => {
     expect(wasmThreadsAvailable()).toBe(true);
