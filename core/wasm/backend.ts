@@ -764,8 +764,9 @@ export function matmulWasm(
 // above (the helper is the only writer of the arena's C until the product is read), and while the product is
 // in flight this thread splits nothing (the helper is busy). One product is in flight at a time: beginning
 // another first reads the one before if the helper is done with it, and otherwise declines (the caller then
-// computes the new one itself, which is better than waiting: two weights' chunks often fall due together). The helper computes the whole product with the same kernel and panels
-// as one thread here, so the result is the one `matmulWasm` gives, bit for bit.
+// computes the new one itself, which is better than waiting: two weights' chunks often fall due together).
+// The helper computes the whole product with the same kernel and panels as one thread here, so the result is
+// the one `matmulWasm` gives, bit for bit.
 
 interface Started {
   readonly e: Engine;
