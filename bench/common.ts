@@ -171,7 +171,8 @@ export type Request =
 export type Reply =
   | { readonly ok: true; readonly kind: "hello"; readonly impl: string; readonly info: Record<string, string>; readonly rssKB: number }
   | { readonly ok: true; readonly kind: "setup"; readonly initialLoss: number | null; readonly work?: number; readonly warmupSeconds: number; readonly note?: string }
-  | { readonly ok: true; readonly kind: "round"; readonly seconds: number; readonly reps: number; readonly loss: number | null; readonly detail?: string }
+  /** minorFaults: the process's minor page faults during the round (fresh memory pages touched; see run.ts). */
+  | { readonly ok: true; readonly kind: "round"; readonly seconds: number; readonly reps: number; readonly loss: number | null; readonly detail?: string; readonly minorFaults?: number }
   | { readonly ok: true; readonly kind: "rss"; readonly maxRssKB: number; readonly rssKB: number }
   | { readonly ok: false; readonly error: string };
 

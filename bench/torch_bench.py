@@ -220,6 +220,7 @@ def main():
                 runner.step()
                 send({"ok": True, "kind": "setup", "initialLoss": runner.initial_loss, "warmupSeconds": warm, "note": runner.note})
             elif cmd == "round":
+                faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 t0 = time.perf_counter()
                 until = t0 + msg["seconds"]
                 reps = 0
@@ -229,7 +230,8 @@ def main():
                     if time.perf_counter() >= until:
                         break
                 seconds = time.perf_counter() - t0
-                reply = {"ok": True, "kind": "round", "seconds": seconds, "reps": reps, "loss": runner.last_loss()}
+                faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
+                reply = {"ok": True, "kind": "round", "seconds": seconds, "reps": reps, "loss": runner.last_loss(), "minorFaults": faults}
                 if isinstance(runner, Gradcheck):
                     reply["detail"] = f"worst relative error {runner.worst:.2e}"
                 send(reply)

@@ -49,6 +49,7 @@ const main = async (): Promise<void> => {
         send({ ok: true, kind: "setup", initialLoss: r.initialLoss, ...(r.work !== undefined ? { work: r.work } : {}), warmupSeconds: warm, ...(r.note ? { note: r.note } : {}) });
       } else if (msg.cmd === "round") {
         if (!runner) throw new Error("round before setup");
+        const faults0 = process.resourceUsage().minorPageFault;
         const t0 = performance.now(), until = t0 + msg.seconds * 1000;
         let reps = 0;
         do {
@@ -57,7 +58,8 @@ const main = async (): Promise<void> => {
         } while (performance.now() < until);
         const seconds = (performance.now() - t0) / 1000;
         const detail = runner.detail?.();
-        send({ ok: true, kind: "round", seconds, reps, loss: runner.lastLoss?.() ?? null, ...(detail ? { detail } : {}) });
+        const minorFaults = process.resourceUsage().minorPageFault - faults0;
+        send({ ok: true, kind: "round", seconds, reps, loss: runner.lastLoss?.() ?? null, minorFaults, ...(detail ? { detail } : {}) });
       } else if (msg.cmd === "rss") {
         send({ ok: true, kind: "rss", maxRssKB: process.resourceUsage().maxRSS, rssKB: rssKB() });
       } else if (msg.cmd === "exit") {
