@@ -32,8 +32,9 @@ const program = new Command()
   .option("--rounds <n>", "interleaved rounds per case (default 5, 2 with --quick)")
   .option("--hidden <list>", "comma-separated hidden sizes to keep among the recurrent cases (e.g. 512)")
   .option("--peers <list>", "comma-separated subset of: seqgrad,seqgrad-1t,seqgrad-1t-fma,seqgrad-raw,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
+  .option("--keep-pages", "run every child with glibc told to keep freed memory (MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_): fresh-page faults out of the figures", false)
   .parse();
-const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string; hidden?: string }>();
+const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string; hidden?: string; keepPages: boolean }>();
 if (opts.only !== undefined && !["matmul", "lstm", "gru", "rnn", "gradcheck"].includes(opts.only)) {
   console.error(`bench: --only must be one of matmul, lstm, gru, rnn, gradcheck; got '${opts.only}'`);
   process.exit(2);
@@ -168,16 +169,23 @@ class Child {
 
 const tsxLoader = import.meta.resolve("tsx");
 
+/**
+ * With --keep-pages, glibc's malloc neither returns freed heap memory to the system (trim threshold 1 GiB) nor
+ * serves large blocks from fresh mappings (mmap threshold 32 MiB, its maximum), so an output array reuses pages
+ * an earlier one freed instead of faulting in new ones (about 10 µs a page here). Every child gets the same.
+ */
+const baseEnv: NodeJS.ProcessEnv = opts.keepPages ? { ...process.env, MALLOC_TRIM_THRESHOLD_: String(1 << 30), MALLOC_MMAP_THRESHOLD_: String(1 << 25) } : process.env;
+
 const spawnChild = (impl: Impl): Child => {
   if (impl.startsWith("torch-")) {
     const threads = impl === "torch-2t" ? "2" : "1";
-    const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+    const env: NodeJS.ProcessEnv = { ...baseEnv, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
     const proc = spawn(PYTHON, [path.join(here, "torch_bench.py"), "--threads", threads], { env, stdio: ["pipe", "pipe", "pipe"] });
     return new Child(impl, proc, readline.createInterface({ input: proc.stdout! }));
   }
-  const env: NodeJS.ProcessEnv = impl.startsWith("seqgrad-1t") ? { ...process.env, SEQGRAD_THREADS: "1" } : process.env;
+  const env: NodeJS.ProcessEnv = impl.startsWith("seqgrad-1t") ? { ...baseEnv, SEQGRAD_THREADS: "1" } : baseEnv;
   const flags = impl === "seqgrad-1t-fma" ? FMA_FLAGS : [];
   const proc = fork(path.join(here, "worker.ts"), [impl], { execArgv: [...flags, "--import", tsxLoader], stdio: ["ignore", "pipe", "pipe", "ipc"], env });
   return new Child(impl, proc, null);
@@ -379,6 +387,7 @@ const main = async (): Promise<void> => {
   console.log(`seqgrad bench${quick ? " (--quick: small sizes, short rounds; not comparable with a full run)" : ""} — ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}, node ${process.version}`);
   console.log("throughput: median over interleaved rounds; min–max over rounds; 'seqgrad ÷' = seqgrad's median / that impl's (> 1: seqgrad faster)");
   console.log(`peak RSS: maxRSS of that implementation's own child process${quick ? " over the whole quick run (children are shared)" : ", fresh for each case group"}; base = RSS after its imports`);
+  console.log(`faults/step: minor page faults per step (fresh memory pages)${opts.keepPages ? "; --keep-pages: every child runs with glibc keeping freed memory" : ""}`);
   if (torchMissing) console.log(`PyTorch: skipped — ${torchMissing}`);
   const infos: Record<string, Record<string, string>> = {};
   const cases: CaseResult[] = [];
