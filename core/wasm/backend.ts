@@ -22,7 +22,7 @@
  * awaited with Atomics. Every entry is summed exactly as in one thread, so results do not depend on the
  * split. Anywhere else (browsers without cross-origin isolation, `setKernelThreads(1)`) one thread runs.
  */
-import type { Data, DType } from "../tensor.js";
+import { allocData, type Data, type DType } from "../tensor.js";
 import { ArgumentError } from "../errors.js";
 import {
   KERNELS_FMA_WASM_BASE64, KERNELS_SHARED_FMA_WASM_BASE64, KERNELS_SHARED_MAX_PAGES, KERNELS_SHARED_WASM_BASE64,
@@ -266,12 +266,11 @@ function load(): Engine | null {
  * the small one without zero-step skipping (a browser's main thread compiles at most 4096 bytes this way).
  */
 function singleEngineNow(): Engine {
-  const full = (bytes: Uint8Array<ArrayBuffer>, fused: boolean): Engine => singleEngine(new WebAssembly.Module(bytes), fused);
-  const small = (bytes: Uint8Array<ArrayBuffer>, fused: boolean): Engine => singleEngine(new WebAssembly.Module(bytes), fused, true);
+  const compile = (small: boolean) => (bytes: Uint8Array<ArrayBuffer>, fused: boolean): Engine => singleEngine(new WebAssembly.Module(bytes), fused, small);
   try {
-    return fusedOrPlain(KERNELS_WASM_BASE64, KERNELS_FMA_WASM_BASE64, full);
+    return fusedOrPlain(KERNELS_WASM_BASE64, KERNELS_FMA_WASM_BASE64, compile(false));
   } catch {
-    return fusedOrPlain(KERNELS_SMALL_WASM_BASE64, KERNELS_SMALL_FMA_WASM_BASE64, small);
+    return fusedOrPlain(KERNELS_SMALL_WASM_BASE64, KERNELS_SMALL_FMA_WASM_BASE64, compile(true));
   }
 }
 
@@ -640,6 +639,11 @@ function areas(e: Engine): { work0: number; work1: number; region: number } {
   return { work0, work1, region: alignUp(work1 + workBytes) };
 }
 
+/** A view of `n` values of `dtype` at byte `ptr` of linear memory, to copy operands in and results out. */
+function view(buf: ArrayBufferLike, ptr: number, n: number, dtype: DType): Data {
+  return dtype === "float32" ? new Float32Array(buf, ptr, n) : new Float64Array(buf, ptr, n);
+}
+
 /** Whether batch b uses A batch b and every batch the same B batch, with A's batches starting at 0. */
 function foldsIntoRows(aBatch: Int32Array, bBatch: Int32Array, batches: number): boolean {
   const b0 = bBatch[0];
@@ -663,7 +667,7 @@ export function matmulWasm(
   const f32 = dtype === "float32";
   const cLen = batches * M * N;
   // An empty sum: the kernels take K > 0.
-  if (K === 0) return f32 ? new Float32Array(cLen) : new Float64Array(cLen);
+  if (K === 0) return allocData(dtype, cLen);
   const bytesPer = f32 ? 4 : 8;
   const work = batches * M * K * N;
   // a product begun with matmulWasmStart keeps the helper (and its arena) until it is read
@@ -681,13 +685,8 @@ export function matmulWasm(
   const buf = e.memory.buffer;
   let packed = hit?.ptr ?? 0;
   let finite = hit?.finite ?? true;
-  if (f32) {
-    new Float32Array(buf, aPtr, a.length).set(a);
-    if (!hit) new Float32Array(buf, bPtr, b.length).set(b);
-  } else {
-    new Float64Array(buf, aPtr, a.length).set(a);
-    new Float64Array(buf, bPtr, b.length).set(b);
-  }
+  view(buf, aPtr, a.length, dtype).set(a);
+  if (!hit) view(buf, bPtr, b.length, dtype).set(b);
   if (keep && !hit) {
     const ptr = residentSlot(e, region, K, N);
     if (ptr >= 0) {
@@ -732,7 +731,7 @@ export function matmulWasm(
       const t0 = now();
       skippedMacs += part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!, packed, skip) ?? 0;
       const t1 = now();
-      const out = f32 ? new Float32Array(cLen) : new Float64Array(cLen);
+      const out = allocData(dtype, cLen);
       out.fill(0); // fault its pages in now, while the helper computes
       const t2 = now();
       // If the helper failed or timed out, its part is computed here, in this thread's own work area.
@@ -746,12 +745,12 @@ export function matmulWasm(
       // (paid if wait < 0.8·mine) is "two threads took under 0.9 of one", written for halves
       const one = (t1 - t0) / mineShare + (t2 - t1);
       judgeSplit(one / 2, t3 - t0 - one / 2, work);
-      out.set(f32 ? new Float32Array(e.memory.buffer, cPtr, cLen) : new Float64Array(e.memory.buffer, cPtr, cLen));
+      out.set(view(buf, cPtr, cLen, dtype));
       return out;
     }
   }
   skippedMacs += part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed, skip) ?? 0;
-  return f32 ? new Float32Array(buf, cPtr, cLen).slice() : new Float64Array(buf, cPtr, cLen).slice();
+  return view(buf, cPtr, cLen, dtype).slice();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -796,7 +795,7 @@ function finish(s: Started): void {
   if (awaitPart(s.e, s.helper)) {
     skippedMacs += partResult(s.helper);
     const buf = s.e.memory.buffer;
-    s.c = s.dtype === "float32" ? new Float32Array(buf, s.cPtr, s.M * s.N).slice() : new Float64Array(buf, s.cPtr, s.M * s.N).slice();
+    s.c = view(buf, s.cPtr, s.M * s.N, s.dtype).slice();
   } else {
     const one = new Int32Array(1);
     s.c = matmulWasm(s.a, s.b, s.M, s.K, s.N, 1, one, one, s.dtype);
@@ -829,13 +828,8 @@ export function matmulWasmStart(a: Data, b: Data, M: number, K: number, N: numbe
   const end = mapPtr + 8;
   if (!ensureMemory(e, end)) return null;
   const buf = e.memory.buffer;
-  if (f32) {
-    new Float32Array(buf, aPtr, a.length).set(a);
-    new Float32Array(buf, bPtr, b.length).set(b);
-  } else {
-    new Float64Array(buf, aPtr, a.length).set(a);
-    new Float64Array(buf, bPtr, b.length).set(b);
-  }
+  view(buf, aPtr, a.length, dtype).set(a);
+  view(buf, bPtr, b.length, dtype).set(b);
   new Int32Array(buf, mapPtr, 2).fill(0); // batch maps: the one A and the one B
   // B is packed by the kernel (no packedB), which checks it for finiteness itself
   const skip = f32 && skipZeroSteps ? 1 : 0;
