@@ -6,6 +6,9 @@
 
 import { ArgumentError, ShapeError, fmtShape } from "./errors.js";
 import { MAX_ELEMENTS, orThrow, sizeOf, validateShape, describe, type Shape } from "./shape.js";
+import { hintAllocator } from "./allocator.js";
+
+hintAllocator(); // once per process, before the first tensor: see core/allocator.ts
 
 export type DType = "float32" | "float64";
 export type Data = Float32Array | Float64Array;

@@ -20,6 +20,7 @@ import { scan } from "../../layers/scan.js";
 import { sequenceLoss } from "../../layers/losses.js";
 import { sgd } from "../../layers/optimizers.js";
 import { checkGrad } from "../../proofs/checkGrad.js";
+import { allocatorHinted } from "../../core/allocator.js";
 import { getKernelBackend, getKernelThreads, wasmAvailable, wasmFusedMultiplyAdd } from "../../core/wasm/backend.js";
 import {
   gatesOf, gradcheckData, lmData, lmWeights, matmulOperands, transpose2d,
@@ -239,4 +240,5 @@ export const seqgradInfo = (): Record<string, string> => ({
   fusedMultiplyAdd: String(wasmFusedMultiplyAdd()),
   nodeFlags: process.execArgv.filter((f) => f.startsWith("--") && f !== "--import" && !f.includes("tsx")).join(" ") || "none",
   SEQGRAD_THREADS: process.env.SEQGRAD_THREADS ?? "unset",
+  mallocHint: String(allocatorHinted()),
 });
