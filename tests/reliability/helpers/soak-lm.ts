@@ -4,7 +4,7 @@
  * heap after a full GC at chosen steps, and counts the live Tensor objects and typed arrays (the inspector's
  * queryObjects: a leak of even one tensor per step shows there exactly, whatever V8's compiled code does to the
  * byte figures). Prints one JSON line per sample and a final summary line.
- * Usage: node --expose-gc --import tsx soak-lm.ts <steps> <sample step> [<sample step> …]
+ * Usage: node --expose-gc --no-concurrent-recompilation --import tsx soak-lm.ts <steps> <sample step> [<sample step> …]
  */
 import { writeSync } from "node:fs";
 import { getHeapSpaceStatistics } from "node:v8";
@@ -58,22 +58,36 @@ let params: LanguageModelParams = model.init(randomKey(7));
 let state = opt.init(params as unknown as Tree);
 const lossAndGrad = valueAndGrad((p: LanguageModelParams, b: (typeof batches)[number]) => model.loss(p, b));
 const wanted = new Set(sampleAt);
-const t0 = performance.now();
-let first = NaN, last = NaN;
-for (let step = 1; step <= steps; step++) {
+
+/**
+ * One training step. Its intermediates (loss, gradients, clipped gradients) live only in this function's frame,
+ * which is gone by the time a sample counts objects: a loop body that kept them in the counting frame could
+ * leave a stale register holding some of them, and how many depends on which compiler tier runs the loop at
+ * that moment, which a background compiler decides.
+ */
+function trainStep(step: number): number {
   const [loss, grads] = lossAndGrad(params, batches[step % batches.length]!) as [Tensor, Tree];
   const [clipped] = clipByGlobalNorm(grads, 5);
   [params, state] = opt.update(clipped, state, params as unknown as Tree) as unknown as [LanguageModelParams, typeof state];
-  if (step === 1) first = loss.item();
-  last = loss.item();
-  if (wanted.has(step)) {
-    gc();
-    const m = process.memoryUsage();
-    // per V8 space, so a growth of compiled code (code_space) can be told from a growth of data (old_space)
-    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_used_size]));
-    const sample = { step, heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, live: m.heapUsed + m.arrayBuffers, spaces, seconds: (performance.now() - t0) / 1000 };
-    // counted after the byte figures are read, so the counting cannot show up in them
-    say({ ...sample, tensors: countInstances(Tensor.prototype), float32Arrays: countInstances(Float32Array.prototype), float64Arrays: countInstances(Float64Array.prototype) });
-  }
+  return loss.item();
+}
+
+/** Measures the live heap after a full GC and counts live tensors and typed arrays, then prints them. */
+function sample(step: number): void {
+  gc();
+  const m = process.memoryUsage();
+  // per V8 space, so a growth of compiled code (code_space) can be told from a growth of data (old_space)
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_used_size]));
+  const bytes = { step, heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, live: m.heapUsed + m.arrayBuffers, spaces, seconds: (performance.now() - t0) / 1000 };
+  // counted after the byte figures are read, so the counting cannot show up in them
+  say({ ...bytes, tensors: countInstances(Tensor.prototype), float32Arrays: countInstances(Float32Array.prototype), float64Arrays: countInstances(Float64Array.prototype) });
+}
+
+const t0 = performance.now();
+let first = NaN, last = NaN;
+for (let step = 1; step <= steps; step++) {
+  last = trainStep(step);
+  if (step === 1) first = last;
+  if (wanted.has(step)) sample(step);
 }
 say({ done: true, steps, seconds: (performance.now() - t0) / 1000, firstLoss: first, lastLoss: last });
