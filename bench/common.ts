@@ -203,3 +203,12 @@ export const median = (xs: readonly number[]): number => {
   if (n === 0) return NaN;
   return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 };
+
+/**
+ * The command line as the JSON records it: without `--out <file>`, which says only where the file was written
+ * (a results file is committed, and the path where one machine wrote it means nothing elsewhere).
+ */
+export const recordedCommand = (args: readonly string[]): string => {
+  const kept = args.filter((a, i) => a !== "--out" && args[i - 1] !== "--out" && !a.startsWith("--out="));
+  return `npm run bench --${kept.length ? " " + kept.join(" ") : ""}`;
+};

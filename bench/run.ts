@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
-import { median, workOf, workloadName, type Reply, type Request, type Workload } from "./common.js";
+import { median, recordedCommand, workOf, workloadName, type Reply, type Request, type Workload } from "./common.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PYTHON = "/usr/bin/python3";
@@ -419,7 +419,7 @@ const main = async (): Promise<void> => {
   const json = {
     started: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
-    command: `npm run bench --${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`,
+    command: recordedCommand(process.argv.slice(2)),
     quick,
     rounds,
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "?", loadavgAtEnd: os.loadavg(), node: process.version, platform: `${os.platform()} ${os.arch()}` },

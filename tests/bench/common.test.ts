@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { gradcheckEntries, hash32, lmData, lmWeights, tokenIds, transpose2d, uniformValues, workOf } from "../../bench/common.js";
+import { gradcheckEntries, hash32, lmData, lmWeights, recordedCommand, tokenIds, transpose2d, uniformValues, workOf } from "../../bench/common.js";
 
 /** The hash written again with BigInt arithmetic mod 2³², the way torch_bench.py computes it with uint64. */
 const hashBig = (i: number, salt: number): number => {
@@ -67,5 +67,14 @@ describe("bench/common", () => {
     expect(workOf({ kind: "rnnlm", cell: "gru", V: 64, H: 8, B: 32, T: 64, lr: 0.1 }).amount).toBe(2048);
     // weight_ih [4H, D] + weight_hh [4H, H] + two biases [4H]
     expect(gradcheckEntries({ kind: "gradcheck", D: 10, H: 20, B: 4, eps: 1e-6 })).toBe(80 * 10 + 80 * 20 + 2 * 80);
+  });
+});
+
+describe("recordedCommand", () => {
+  it("records the bench's options without where the results were written", () => {
+    expect(recordedCommand([])).toBe("npm run bench --");
+    expect(recordedCommand(["--rounds", "3"])).toBe("npm run bench -- --rounds 3");
+    expect(recordedCommand(["--rounds", "3", "--out", "/some/dir/run.json", "--only", "lstm"])).toBe("npm run bench -- --rounds 3 --only lstm");
+    expect(recordedCommand(["--out=/some/dir/run.json", "--quick"])).toBe("npm run bench -- --quick");
   });
 });
