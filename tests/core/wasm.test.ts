@@ -719,6 +719,30 @@ describe("resident packed B operands (float32)", () => {
     }
   });
 
+  it("give the one-thread plain result bit for bit over uneven cuts, split by rows where A is at least half as tall as B is wide", () => {
+    // With B resident, a row split packs nothing twice, so it is taken from 2·rows ≥ N (without, from rows > N):
+    // 64×200×100 and the folded 4×[16,150]@[150,120] split by rows only when B is resident.
+    expect(wasmThreadsAvailable()).toBe(true);
+    for (const p of [problem("float32", 64, 200, 100, [0], [0], 91), problem("float32", 16, 150, 120, [0, 1, 2, 3], [0, 0, 0, 0], 93)]) {
+      setKernelThreads(1);
+      const plain = runWasm(p, "float32");
+      const decoy = problem("float32", p.M, p.K, p.N, [...p.aBatch], [...p.bBatch], 95);
+      for (const r of [null, { main: 1, helper: 1, touch: 1e-9 }, { main: 1, helper: 0.2, touch: 0 }]) {
+        setKernelThreads(1);
+        runWasm(decoy, "float32"); // other numbers in the buffers a split reuses, so an entry neither part writes shows
+        setKernelThreads(2);
+        const before = wasmSplitCount();
+        const { packed, reused } = plainPackedReused(p, () => {
+          resetSplitJudgement();
+          if (r) setSplitRates(r);
+        });
+        expect(wasmSplitCount()).toBe(before + 3);
+        expectSame(packed, plain, `[${p.M},${p.K}]@[${p.K},${p.N}] split, packing`);
+        expectSame(reused, plain, `[${p.M},${p.K}]@[${p.K},${p.N}] split, reusing`);
+      }
+    }
+  });
+
   it("are never used for another operand: a different array, a modified copy, or the same array read as another shape", () => {
     setKernelThreads(1);
     const p = problem("float32", 9, 24, 30, [0], [0], 81);
