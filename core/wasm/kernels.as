@@ -184,11 +184,11 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
     let s = b + (<usize>j0 << 2);
     if (w == NR32) {
       for (let k = 0; k < kc; k++) {
-        v128.store(dst, v128.load(s));
-        v128.store(dst, v128.load(s, 16), 16);
-        v128.store(dst, v128.load(s, 32), 32);
+        const v0 = v128.load(s), v1 = v128.load(s, 16), v2 = v128.load(s, 32);
+        v128.store(dst, v0);
+        v128.store(dst, v1, 16);
+        v128.store(dst, v2, 32);
         if (SKIP_ZERO_STEPS) {
-          const v0 = v128.load(s), v1 = v128.load(s, 16), v2 = v128.load(s, 32);
           bad = f32x4.add(bad, f32x4.sub(v0, v0));
           bad1 = f32x4.add(bad1, f32x4.sub(v1, v1));
           bad2 = f32x4.add(bad2, f32x4.sub(v2, v2));
