@@ -797,6 +797,8 @@ export function wasmStartedCount(): number {
 function finish(s: Started): void {
   if (inFlight === s) inFlight = null;
   if (awaitPart(s.e, s.helper)) {
+    // counted here, where the helper's product is read: if it failed, matmulWasm below counts its own
+    if (s.dtype === "float32") f32Macs += s.M * s.K * s.N;
     skippedMacs += partResult(s.helper);
     const buf = s.e.memory.buffer;
     s.c = view(buf, s.cPtr, s.M * s.N, s.dtype).slice();
@@ -837,7 +839,6 @@ export function matmulWasmStart(a: Data, b: Data, M: number, K: number, N: numbe
   new Int32Array(buf, mapPtr, 2).fill(0); // batch maps: the one A and the one B
   // B is packed by the kernel (no packedB), which checks it for finiteness itself
   const skip = f32 && skipZeroSteps ? 1 : 0;
-  if (f32) f32Macs += M * K * N;
   postPart(helper, f32 ? 32 : 64, [aPtr, bPtr, cPtr, M, K, N, 1, mapPtr, mapPtr + 4, work1, 0, M, 0, N, 0, skip]);
   started++;
   const s: Started = { e, helper, a, b, M, K, N, dtype, cPtr, end, c: null };
