@@ -249,6 +249,12 @@ describe("fused multiply-add (relaxed SIMD) float32 matmul", () => {
   });
 });
 
+/**
+ * Split rates that cut a split three ways: none measured (even halves), a slow output touch (this thread's share
+ * cut small) and a slow helper (cut large).
+ */
+const UNEVEN_SPLITS = [null, { main: 1, helper: 1, touch: 1e-9 }, { main: 1, helper: 0.2, touch: 0 }] as const;
+
 describe("two-thread WebAssembly matmul", () => {
   afterEach(() => {
     setKernelThreads(2);
@@ -274,11 +280,11 @@ describe("two-thread WebAssembly matmul", () => {
         const one = runWasm(p, dtype);
         expect(wasmSplitCount()).toBe(before);
         setKernelThreads(2);
-        // even halves, then this thread's share cut small (a slow output touch) and large (a slow helper)
-        // the same shapes with other values: run on one thread before each split, so the buffers it reuses hold
-        // other numbers, and an entry neither part writes shows
+        // UNEVEN_SPLITS's three cuts, each after the same shapes with other values run on one thread, so the
+        // buffers a split reuses hold other numbers, and an entry neither part writes shows
         const decoy = problem(dtype, p.M, p.K, p.N, [...p.aBatch], [...p.bBatch], 97);
-        for (const [n, r] of [[1, null], [2, { main: 1, helper: 1, touch: 1e-9 }], [3, { main: 1, helper: 0.2, touch: 0 }]] as const) {
+        for (const [cut, r] of UNEVEN_SPLITS.entries()) {
+          const n = cut + 1;
           setKernelThreads(1);
           runWasm(decoy, dtype);
           setKernelThreads(2);
@@ -727,7 +733,7 @@ describe("resident packed B operands (float32)", () => {
       setKernelThreads(1);
       const plain = runWasm(p, "float32");
       const decoy = problem("float32", p.M, p.K, p.N, [...p.aBatch], [...p.bBatch], 95);
-      for (const r of [null, { main: 1, helper: 1, touch: 1e-9 }, { main: 1, helper: 0.2, touch: 0 }]) {
+      for (const r of UNEVEN_SPLITS) {
         setKernelThreads(1);
         runWasm(decoy, "float32"); // other numbers in the buffers a split reuses, so an entry neither part writes shows
         setKernelThreads(2);
