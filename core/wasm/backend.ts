@@ -576,8 +576,10 @@ function recordRates(work: number, mainRate: number, helperRate: number, touchRa
  * 8 MiB holds one packed weight operand of an LSTM with H = 512 (4.7 MB forward, 4.3 MB backward).
  */
 export const WASM_RESIDENT_BYTES = 8 << 20;
-/** float32 micro-panel width and K block of kernels.as (NR32, KC32); a packed K block pc starts pc·(N + 11) floats in. */
-const NR32 = 12;
+/** float32 micro-panel width and K block of kernels.as (NR32, KC32); a packed K block pc starts pc·(N + 7) floats in. */
+const NR32 = 8;
+/** float64 micro-panel width of kernels.as (NR64). */
+const NR64 = 4;
 const KC32 = 256;
 
 interface Resident {
@@ -718,10 +720,10 @@ export function matmulWasm(
     // all of B. That beats packing all of A twice unless A is much shorter than B is wide: with resident B,
     // rows took 0.87-0.93 of the time of columns at 192³-512³ and 384×256×512, 0.96 at 256×256×512, and
     // 1.04 at 32×576×2048, where each thread would stream 4.7 MB of panels to save packing 18K values.
-    // Cut at a multiple of the micro-tile (12 or 6 columns, 4 rows) so neither part gains an edge tile
+    // Cut at a multiple of the micro-tile (8 or 4 columns, 4 rows) so neither part gains an edge tile
     // (and a column part of resident panels starts on a panel).
     const byCols = packed !== 0 ? 2 * rows < N : rows <= N;
-    const step = byCols ? (f32 ? NR32 : 6) : 4;
+    const step = byCols ? (f32 ? NR32 : NR64) : 4;
     const extent = byCols ? N : rows;
     const share = splitShare(work, cLen * bytesPer, rates[sizeClass(work)]!);
     const cut = Math.min(extent - step, Math.max(step, Math.round((extent * share) / step) * step));

@@ -9,7 +9,7 @@
 // M into MC-tall row blocks. Each KC x NC block of B is packed into NR-wide micro-panels (row k of a
 // micro-panel is NR consecutive values) and each MC x KC block of A into MR-tall micro-panels
 // (column k is MR consecutive values); a register-blocked micro-kernel then computes one MR x NR tile
-// of C in 12 vector accumulators, broadcasting one A value against the three vectors of one B row
+// of C in 8 vector accumulators, broadcasting one A value against the two vectors of one B row
 // per step. Edge tiles are zero-padded when packed and go through a scratch tile, so any M, K, N works.
 //
 // Packed B ahead (float32): the host can pack a whole B once with packB32 (one call per KC-deep block)
@@ -18,11 +18,15 @@
 // same order, so every sum is the same bit for bit. core/wasm/backend.ts keeps the weight operand of a
 // recurrent step packed this way across the time steps (and the two threads both read it).
 //
-// Registers: V8 allocates 15 vector registers on x64 (one more is its scratch). 12 accumulators, the
-// broadcast A value and one product temporary leave room for one B vector only, so the kernels keep
-// b0 and reload the other two B vectors from L1 for every row; keeping all three would spill an
-// accumulator on every step. Binaryen at -O2 and above merges those identical reloads back into one
-// (local-cse), so scripts/build-wasm.mjs compiles at -O1.
+// Tile size: V8 allocates 15 vector registers on x64 (one more is its scratch). A 4 x 8 tile holds 8
+// accumulators, 2 B vectors, the broadcast A value and one product temporary: 12, with no spill and
+// 6 loads per 8 multiply-adds. Measured alone on panels resident in L1 (kc = 256, Node 20, AMD Zen 5),
+// it ran at 55 GFLOP/s, the two-multiply-two-add-per-cycle ceiling of 128-bit vectors at this clock;
+// the 4 x 12 tile used before (12 accumulators, so two of the three B vectors had to be reloaded for
+// every row: 13 loads per 12 multiply-adds) ran at 43, 6 x 8 (B reloaded likewise) at 42, and 5 x 8
+// (14 live vectors) at 23, where V8 spills. The float64 4 x 4 tile is the same registers: 27.6
+// GFLOP/s against 21.9 for 4 x 6. scripts/build-wasm.mjs compiles at -O1: -O3 ran the 4 x 8 kernel 5%
+// slower.
 //
 // Summation order: every C entry is accumulated over k = 0..K-1 in order, starting at 0, with a
 // separate multiply and add (128-bit WebAssembly SIMD has no fused multiply-add; relaxed SIMD's, used
@@ -36,10 +40,10 @@ export function heapBase(): usize {
 }
 
 // ---------------------------------------------------------------------------------------------
-// float32: 4 x 12 micro-tile (3 f32x4 per row). MR = 4 wastes nothing on the usual batch sizes.
+// float32: 4 x 8 micro-tile (2 f32x4 per row). MR = 4 wastes nothing on the usual batch sizes.
 
 const MR32: i32 = 4;
-const NR32: i32 = 12;
+const NR32: i32 = 8;
 const KC32: i32 = 256;
 const MC32: i32 = 120;
 const NC32: i32 = 2040;
@@ -70,55 +74,53 @@ function madd32(a: v128, b: v128, c: v128): v128 {
   return f32x4.add(c, f32x4.mul(a, b));
 }
 
-// C[0:4, 0:12] (+)= A_panel[0:4, 0:kc] @ B_panel[0:kc, 0:12]; pa/pb are packed micro-panels, ldc in bytes.
+// C[0:4, 0:8] (+)= A_panel[0:4, 0:kc] @ B_panel[0:kc, 0:8]; pa/pb are packed micro-panels, ldc in bytes.
 // kernel32<void> walks every k-step; kernel32<i32> walks only the kc steps listed at `steps` (i32 k's,
 // ascending), the same sums with the terms of the other steps left out (see gemm32 for when that is exact).
+// @ts-ignore: decorator
+@inline
 function kernel32<T>(pa: usize, pb: usize, kc: i32, steps: usize, c: usize, ldc: usize, accumulate: bool): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0);
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   if (accumulate) {
     let p = c;
-    c00 = v128.load(p); c01 = v128.load(p, 16); c02 = v128.load(p, 32); p += ldc;
-    c10 = v128.load(p); c11 = v128.load(p, 16); c12 = v128.load(p, 32); p += ldc;
-    c20 = v128.load(p); c21 = v128.load(p, 16); c22 = v128.load(p, 32); p += ldc;
-    c30 = v128.load(p); c31 = v128.load(p, 16); c32 = v128.load(p, 32);
+    c00 = v128.load(p); c01 = v128.load(p, 16); p += ldc;
+    c10 = v128.load(p); c11 = v128.load(p, 16); p += ldc;
+    c20 = v128.load(p); c21 = v128.load(p, 16); p += ldc;
+    c30 = v128.load(p); c31 = v128.load(p, 16);
   }
   const pa0 = pa, pb0 = pb;
   for (let k = 0; k < kc; k++) {
     if (isInteger<T>()) {
       const s = <usize>load<i32>(steps + (<usize>k << 2));
       pa = pa0 + (s << 4);
-      pb = pb0 + s * 48;
+      pb = pb0 + (s << 5);
     }
-    const b0 = v128.load(pb);
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let a = v128.load32_splat(pa);
     c00 = madd32(a, b0, c00);
-    c01 = madd32(a, v128.load(pb, 16), c01);
-    c02 = madd32(a, v128.load(pb, 32), c02);
+    c01 = madd32(a, b1, c01);
     a = v128.load32_splat(pa, 4);
     c10 = madd32(a, b0, c10);
-    c11 = madd32(a, v128.load(pb, 16), c11);
-    c12 = madd32(a, v128.load(pb, 32), c12);
+    c11 = madd32(a, b1, c11);
     a = v128.load32_splat(pa, 8);
     c20 = madd32(a, b0, c20);
-    c21 = madd32(a, v128.load(pb, 16), c21);
-    c22 = madd32(a, v128.load(pb, 32), c22);
+    c21 = madd32(a, b1, c21);
     a = v128.load32_splat(pa, 12);
     c30 = madd32(a, b0, c30);
-    c31 = madd32(a, v128.load(pb, 16), c31);
-    c32 = madd32(a, v128.load(pb, 32), c32);
+    c31 = madd32(a, b1, c31);
     if (!isInteger<T>()) {
       pa += 16;
-      pb += 48;
+      pb += 32;
     }
   }
   let p = c;
-  v128.store(p, c00); v128.store(p, c01, 16); v128.store(p, c02, 32); p += ldc;
-  v128.store(p, c10); v128.store(p, c11, 16); v128.store(p, c12, 32); p += ldc;
-  v128.store(p, c20); v128.store(p, c21, 16); v128.store(p, c22, 32); p += ldc;
-  v128.store(p, c30); v128.store(p, c31, 16); v128.store(p, c32, 32);
+  v128.store(p, c00); v128.store(p, c01, 16); p += ldc;
+  v128.store(p, c10); v128.store(p, c11, 16); p += ldc;
+  v128.store(p, c20); v128.store(p, c21, 16); p += ldc;
+  v128.store(p, c30); v128.store(p, c31, 16);
 }
 
 // Packs rows [0, mc) x cols [0, kc) of A (row stride lda elements) into MR32-tall micro-panels:
@@ -177,21 +179,19 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize)
 export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
   const rowBytes = <usize>ldb << 2;
   // x - x is 0 for finite x and NaN for Inf or NaN; the sum of them all is NaN if any value is not finite
-  // (three sums, so that no add waits for the one before)
-  let bad = f32x4.splat(0), bad1 = f32x4.splat(0), bad2 = f32x4.splat(0);
+  // (two sums, so that no add waits for the one before)
+  let bad = f32x4.splat(0), bad1 = f32x4.splat(0);
   for (let j0 = 0; j0 < nc; j0 += NR32) {
     const w = min(NR32, nc - j0);
     let s = b + (<usize>j0 << 2);
     if (w == NR32) {
       for (let k = 0; k < kc; k++) {
-        const v0 = v128.load(s), v1 = v128.load(s, 16), v2 = v128.load(s, 32);
+        const v0 = v128.load(s), v1 = v128.load(s, 16);
         v128.store(dst, v0);
         v128.store(dst, v1, 16);
-        v128.store(dst, v2, 32);
         if (SKIP_ZERO_STEPS) {
           bad = f32x4.add(bad, f32x4.sub(v0, v0));
           bad1 = f32x4.add(bad1, f32x4.sub(v1, v1));
-          bad2 = f32x4.add(bad2, f32x4.sub(v2, v2));
         }
         s += rowBytes;
         dst += NR32 * 4;
@@ -208,7 +208,7 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
       }
     }
   }
-  bad = f32x4.add(bad, f32x4.add(bad1, bad2));
+  bad = f32x4.add(bad, bad1);
   return SKIP_ZERO_STEPS ? i32(i32x4.all_true(f32x4.eq(bad, bad))) : 1;
 }
 
@@ -216,7 +216,7 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
 // contiguous, K > 0 (the host zero-fills C itself when K = 0); work holds workBytesF32() bytes.
 // packedB != 0: B is not read, its panels come ready from packedB instead of being packed here (j0 must
 // be a multiple of NR32), K block pc (KC32 rows, the last one shorter) laid out there by
-// packB32(packedB + 4 pc (N + 11), B + 4 pc N, N, kc, N).
+// packB32(packedB + 4 pc (N + 7), B + 4 pc N, N, kc, N).
 //
 // skip: leave out the k-steps where all MR32 rows of an A micro-panel are zero (one-hot inputs make most of
 // them so), when few enough remain that walking a list pays. Exact, bit for bit, when the B values of those
@@ -238,7 +238,7 @@ function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
       const kc = min(KC32, K - pc);
       const acc = pc > 0;
       // The same panels either way: micro-panel jc / NR32 of K block pc (kc rows of NR32 values); packed
-      // ahead, K block pc starts pc * (N + 11) floats in, room for its ceil(N / 12) panels.
+      // ahead, K block pc starts pc * (N + 7) floats in, room for its ceil(N / 8) panels.
       let pb = packedB + ((<usize>pc * <usize>(N + NR32 - 1) + <usize>jc * <usize>kc) << 2);
       let finite = true;
       if (packedB == 0) {
@@ -263,19 +263,19 @@ function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
             const n = SKIP_ZERO_STEPS && steps != 0 ? load<i32>(list) : kc;
             const sparse = SKIP_ZERO_STEPS && steps != 0 && n < kc && n <= sparseMax;
             if (sparse) skipped += <f64>(kc - n) * <f64>(mr * nr);
-            if (mr == MR32 && nr == NR32) {
-              if (sparse) kernel32<i32>(aPanel, bPanel, n, list + 4, cTile, ldcBytes, acc);
-              else kernel32<void>(aPanel, bPanel, kc, 0, cTile, ldcBytes, acc);
-            } else {
-              // Edge tile: run the full micro-kernel on a scratch tile, move only the mr x nr corner.
-              if (acc)
-                for (let i = 0; i < mr; i++)
-                  memory.copy(tile + <usize>i * NR32 * 4, cTile + <usize>i * ldcBytes, <usize>nr << 2);
-              if (sparse) kernel32<i32>(aPanel, bPanel, n, list + 4, tile, NR32 * 4, acc);
-              else kernel32<void>(aPanel, bPanel, kc, 0, tile, NR32 * 4, acc);
+            // Edge tile: run the full micro-kernel on a scratch tile, move only the mr x nr corner. (One call
+            // site per kernel: each is inlined, and the small build must stay under SYNC_COMPILE_MAX_BYTES.)
+            const edge = mr < MR32 || nr < NR32;
+            if (edge && acc)
+              for (let i = 0; i < mr; i++)
+                memory.copy(tile + <usize>i * NR32 * 4, cTile + <usize>i * ldcBytes, <usize>nr << 2);
+            const dst = edge ? tile : cTile;
+            const ld = edge ? <usize>(NR32 * 4) : ldcBytes;
+            if (sparse) kernel32<i32>(aPanel, bPanel, n, list + 4, dst, ld, acc);
+            else kernel32<void>(aPanel, bPanel, kc, 0, dst, ld, acc);
+            if (edge)
               for (let i = 0; i < mr; i++)
                 memory.copy(cTile + <usize>i * ldcBytes, tile + <usize>i * NR32 * 4, <usize>nr << 2);
-            }
           }
         }
       }
@@ -290,7 +290,7 @@ function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
  * and bMap are i32 arrays; work holds workBytesF32() bytes. The rest of C is untouched, so two threads
  * sharing memory can each compute a part (each with its own work area); every entry is summed exactly
  * as in the whole product. packedB != 0: B is not read, its panels are at packedB, laid out by packB32 as
- * gemm32 describes (one B for every batch; j0 a multiple of 12): the same panels and so the same sums.
+ * gemm32 describes (one B for every batch; j0 a multiple of 8): the same panels and so the same sums.
  * skip != 0: leave out all-zero k-steps of A where that is exact (gemm32); with packedB, only if every
  * packB32 call that laid it out returned 1. Returns the multiply-adds left out (0 in the small build).
  */
@@ -312,10 +312,10 @@ export function matmulPartF32(
 }
 
 // ---------------------------------------------------------------------------------------------
-// float64: 4 x 6 micro-tile (3 f64x2 per row), the same register budget.
+// float64: 4 x 4 micro-tile (2 f64x2 per row), the same register budget.
 
 const MR64: i32 = 4;
-const NR64: i32 = 6;
+const NR64: i32 = 4;
 const KC64: i32 = 256;
 const MC64: i32 = 60;
 const NC64: i32 = 1020;
@@ -329,45 +329,43 @@ export function workBytesF64(): i32 {
   return PACKA64_BYTES + PACKB64_BYTES + TILE64_BYTES;
 }
 
-// C[0:4, 0:6] (+)= A_panel[0:4, 0:kc] @ B_panel[0:kc, 0:6]; pa/pb are packed micro-panels, ldc in bytes.
+// C[0:4, 0:4] (+)= A_panel[0:4, 0:kc] @ B_panel[0:kc, 0:4]; pa/pb are packed micro-panels, ldc in bytes.
+// @ts-ignore: decorator
+@inline
 function kernel64(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, accumulate: bool): void {
-  let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c02 = f64x2.splat(0);
-  let c10 = f64x2.splat(0), c11 = f64x2.splat(0), c12 = f64x2.splat(0);
-  let c20 = f64x2.splat(0), c21 = f64x2.splat(0), c22 = f64x2.splat(0);
-  let c30 = f64x2.splat(0), c31 = f64x2.splat(0), c32 = f64x2.splat(0);
+  let c00 = f64x2.splat(0), c01 = f64x2.splat(0);
+  let c10 = f64x2.splat(0), c11 = f64x2.splat(0);
+  let c20 = f64x2.splat(0), c21 = f64x2.splat(0);
+  let c30 = f64x2.splat(0), c31 = f64x2.splat(0);
   if (accumulate) {
     let p = c;
-    c00 = v128.load(p); c01 = v128.load(p, 16); c02 = v128.load(p, 32); p += ldc;
-    c10 = v128.load(p); c11 = v128.load(p, 16); c12 = v128.load(p, 32); p += ldc;
-    c20 = v128.load(p); c21 = v128.load(p, 16); c22 = v128.load(p, 32); p += ldc;
-    c30 = v128.load(p); c31 = v128.load(p, 16); c32 = v128.load(p, 32);
+    c00 = v128.load(p); c01 = v128.load(p, 16); p += ldc;
+    c10 = v128.load(p); c11 = v128.load(p, 16); p += ldc;
+    c20 = v128.load(p); c21 = v128.load(p, 16); p += ldc;
+    c30 = v128.load(p); c31 = v128.load(p, 16);
   }
   for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(pb);
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let a = v128.load64_splat(pa);
     c00 = f64x2.add(c00, f64x2.mul(a, b0));
-    c01 = f64x2.add(c01, f64x2.mul(a, v128.load(pb, 16)));
-    c02 = f64x2.add(c02, f64x2.mul(a, v128.load(pb, 32)));
+    c01 = f64x2.add(c01, f64x2.mul(a, b1));
     a = v128.load64_splat(pa, 8);
     c10 = f64x2.add(c10, f64x2.mul(a, b0));
-    c11 = f64x2.add(c11, f64x2.mul(a, v128.load(pb, 16)));
-    c12 = f64x2.add(c12, f64x2.mul(a, v128.load(pb, 32)));
+    c11 = f64x2.add(c11, f64x2.mul(a, b1));
     a = v128.load64_splat(pa, 16);
     c20 = f64x2.add(c20, f64x2.mul(a, b0));
-    c21 = f64x2.add(c21, f64x2.mul(a, v128.load(pb, 16)));
-    c22 = f64x2.add(c22, f64x2.mul(a, v128.load(pb, 32)));
+    c21 = f64x2.add(c21, f64x2.mul(a, b1));
     a = v128.load64_splat(pa, 24);
     c30 = f64x2.add(c30, f64x2.mul(a, b0));
-    c31 = f64x2.add(c31, f64x2.mul(a, v128.load(pb, 16)));
-    c32 = f64x2.add(c32, f64x2.mul(a, v128.load(pb, 32)));
+    c31 = f64x2.add(c31, f64x2.mul(a, b1));
     pa += 32;
-    pb += 48;
+    pb += 32;
   }
   let p = c;
-  v128.store(p, c00); v128.store(p, c01, 16); v128.store(p, c02, 32); p += ldc;
-  v128.store(p, c10); v128.store(p, c11, 16); v128.store(p, c12, 32); p += ldc;
-  v128.store(p, c20); v128.store(p, c21, 16); v128.store(p, c22, 32); p += ldc;
-  v128.store(p, c30); v128.store(p, c31, 16); v128.store(p, c32, 32);
+  v128.store(p, c00); v128.store(p, c01, 16); p += ldc;
+  v128.store(p, c10); v128.store(p, c11, 16); p += ldc;
+  v128.store(p, c20); v128.store(p, c21, 16); p += ldc;
+  v128.store(p, c30); v128.store(p, c31, 16);
 }
 
 // Packs rows [0, mc) x cols [0, kc) of A (row stride lda elements) into MR64-tall micro-panels:
@@ -408,7 +406,6 @@ function packB64(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
       for (let k = 0; k < kc; k++) {
         v128.store(dst, v128.load(s));
         v128.store(dst, v128.load(s, 16), 16);
-        v128.store(dst, v128.load(s, 32), 32);
         s += rowBytes;
         dst += NR64 * 8;
       }
@@ -446,17 +443,15 @@ function gemm64(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
             const mr = min(MR64, mc - ir);
             const aPanel = pa + <usize>ir * <usize>kc * 8;
             const cTile = c + <usize>(ic + ir) * ldcBytes + (<usize>(jc + jr) << 3);
-            if (mr == MR64 && nr == NR64) {
-              kernel64(aPanel, bPanel, kc, cTile, ldcBytes, acc);
-            } else {
-              // Edge tile: run the full micro-kernel on a scratch tile, move only the mr x nr corner.
-              if (acc)
-                for (let i = 0; i < mr; i++)
-                  memory.copy(tile + <usize>i * NR64 * 8, cTile + <usize>i * ldcBytes, <usize>nr << 3);
-              kernel64(aPanel, bPanel, kc, tile, NR64 * 8, acc);
+            // Edge tile: as in gemm32, through a scratch tile, with one (inlined) kernel call site.
+            const edge = mr < MR64 || nr < NR64;
+            if (edge && acc)
+              for (let i = 0; i < mr; i++)
+                memory.copy(tile + <usize>i * NR64 * 8, cTile + <usize>i * ldcBytes, <usize>nr << 3);
+            kernel64(aPanel, bPanel, kc, edge ? tile : cTile, edge ? <usize>(NR64 * 8) : ldcBytes, acc);
+            if (edge)
               for (let i = 0; i < mr; i++)
                 memory.copy(cTile + <usize>i * ldcBytes, tile + <usize>i * NR64 * 8, <usize>nr << 3);
-            }
           }
         }
       }
