@@ -129,12 +129,15 @@ export function getKernelThreads(): 1 | 2 {
 
 /**
  * Smallest matmul (multiply-adds) split across two threads: waking the helper and waiting for it costs
- * tens of microseconds, about the time of 2^20 multiply-adds on one thread (~50 µs). An estimate: on
- * the shared machine this was written on (load average 15-30 on 2 cores) `bench/wasm-matmul.ts
- * --threads` found no size where splitting reliably paid, which is why splits are also judged as they
- * run (below) and stop where they do not pay.
+ * tens of microseconds (45-90 µs on the 2-core VM of the README's figures). There, with the 4 x 8 kernel,
+ * `npx tsx bench/ab.ts --knob threads --a 1 --b 2` and `bench/wasm-matmul.ts --threads` put the break-even
+ * near 2.5M for products whose B is resident (a weight) and near 4M where B is copied in: a 128³ or
+ * 32×128×512 product (2.1M) ran 0.91-1.04× as fast split. The threshold sits between the two, and splits
+ * above it are still judged as they run (below) and stop where they do not pay. Raising it from 2^20 took
+ * 0.94× the time at 128³, 0.90× at 32×128×512 and 0.97× (quartiles 0.91-1.05) for the H = 128 LSTM step
+ * (`bench/ab.ts --knob split-min-work`).
  */
-export const WASM_SPLIT_MIN_WORK = 1 << 20;
+export const WASM_SPLIT_MIN_WORK = 5 << 19;
 let splitMinWork = WASM_SPLIT_MIN_WORK;
 
 /** Sets the split threshold (multiply-adds; default WASM_SPLIT_MIN_WORK), for benchmarks and tests; returns the previous one. */

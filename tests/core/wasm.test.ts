@@ -267,10 +267,10 @@ describe("two-thread WebAssembly matmul", () => {
   for (const dtype of ["float64", "float32"] as const) {
     it(`gives the one-thread result bit for bit when split by columns, by rows and per batch (${dtype})`, () => {
       const cases = [
-        problem(dtype, 40, 300, 130, [0], [0], 51), // C wide: split by columns
-        problem(dtype, 301, 70, 50, [0], [0], 53), // C tall: split by rows
-        problem(dtype, 9, 300, 130, [0, 1, 0], [1, 0, 0], 57), // batched, not foldable
-        problem(dtype, 11, 300, 80, [0, 1, 2, 3], [0, 0, 0, 0], 59), // batched, folded into rows
+        problem(dtype, 40, 300, 230, [0], [0], 51), // C wide: split by columns
+        problem(dtype, 301, 70, 130, [0], [0], 53), // C tall: split by rows
+        problem(dtype, 9, 300, 330, [0, 1, 0], [1, 0, 0], 57), // batched, not foldable
+        problem(dtype, 11, 300, 200, [0, 1, 2, 3], [0, 0, 0, 0], 59), // batched, folded into rows
       ];
       expect(wasmThreadsAvailable()).toBe(true); // waits until the helper is ready to take a part
       for (const p of cases) {
@@ -316,7 +316,8 @@ describe("two-thread WebAssembly matmul", () => {
 
   it("backs off to one thread after a split that did not pay, and tries again after the backoff", () => {
     expect(wasmThreadsAvailable()).toBe(true);
-    const p = problem("float32", 64, 128, 128, [0], [0], 61);
+    const p = problem("float32", 64, 128, 336, [0], [0], 61);
+    expect(64 * 128 * 336).toBeGreaterThanOrEqual(WASM_SPLIT_MIN_WORK);
     resetSplitJudgement();
     judgeSplit(1, 5); // this thread computed for 1 ms, then waited 5 ms for the helper: slower than one thread
     const before = wasmSplitCount();
@@ -332,12 +333,13 @@ describe("two-thread WebAssembly matmul", () => {
 
   it("judges small and large splits apart: small ones backing off leave large ones splitting", () => {
     expect(wasmThreadsAvailable()).toBe(true);
-    const small = problem("float32", 64, 128, 128, [0], [0], 63);
+    const small = problem("float32", 64, 128, 336, [0], [0], 63);
     const large = problem("float32", 256, 256, 256, [0], [0], 65);
-    expect(64 * 128 * 128).toBeLessThan(WASM_SPLIT_LARGE_WORK);
+    expect(64 * 128 * 336).toBeLessThan(WASM_SPLIT_LARGE_WORK);
+    expect(64 * 128 * 336).toBeGreaterThanOrEqual(WASM_SPLIT_MIN_WORK);
     expect(256 * 256 * 256).toBeGreaterThanOrEqual(WASM_SPLIT_LARGE_WORK);
     resetSplitJudgement();
-    judgeSplit(1, 5, 64 * 128 * 128); // a small split that did not pay
+    judgeSplit(1, 5, 64 * 128 * 336); // a small split that did not pay
     const before = wasmSplitCount();
     runWasm(large, "float32");
     expect(wasmSplitCount()).toBe(before + 1); // the large one still splits
@@ -355,7 +357,7 @@ describe("two-thread WebAssembly matmul", () => {
   for (const dtype of ["float64", "float32"] as const) {
     it(`computes a product begun on the helper bit for bit as one thread does, while this thread runs others (${dtype})`, () => {
       expect(wasmThreadsAvailable()).toBe(true);
-      const p = problem(dtype, 70, 300, 90, [0], [0], 71), q = problem(dtype, 64, 200, 120, [0], [0], 73), r = problem(dtype, 33, 40, 50, [0], [0], 75);
+      const p = problem(dtype, 70, 300, 90, [0], [0], 71), q = problem(dtype, 64, 200, 210, [0], [0], 73), r = problem(dtype, 33, 40, 50, [0], [0], 75);
       setKernelThreads(1);
       const [pOne, qOne, rOne] = [runWasm(p, dtype), runWasm(q, dtype), runWasm(r, dtype)];
       setKernelThreads(2);
@@ -712,7 +714,7 @@ describe("resident packed B operands (float32)", () => {
 
   it("give the one-thread plain result bit for bit when split across two threads by columns and by rows", () => {
     expect(wasmThreadsAvailable()).toBe(true);
-    for (const p of [problem("float32", 40, 300, 130, [0], [0], 71), problem("float32", 301, 70, 50, [0], [0], 73), problem("float32", 11, 300, 80, [0, 1, 2, 3], [0, 0, 0, 0], 79)]) {
+    for (const p of [problem("float32", 40, 300, 230, [0], [0], 71), problem("float32", 301, 70, 130, [0], [0], 73), problem("float32", 11, 300, 200, [0, 1, 2, 3], [0, 0, 0, 0], 79)]) {
       setKernelThreads(1);
       const plain = runWasm(p, "float32");
       setKernelThreads(2);
@@ -727,9 +729,9 @@ describe("resident packed B operands (float32)", () => {
 
   it("give the one-thread plain result bit for bit over uneven cuts, split by rows where A is at least half as tall as B is wide", () => {
     // With B resident, a row split packs nothing twice, so it is taken from 2·rows ≥ N (without, from rows > N):
-    // 64×200×100 and the folded 4×[16,150]@[150,120] split by rows only when B is resident.
+    // 64×420×100 and the folded 4×[16,350]@[350,120] split by rows only when B is resident.
     expect(wasmThreadsAvailable()).toBe(true);
-    for (const p of [problem("float32", 64, 200, 100, [0], [0], 91), problem("float32", 16, 150, 120, [0, 1, 2, 3], [0, 0, 0, 0], 93)]) {
+    for (const p of [problem("float32", 64, 420, 100, [0], [0], 91), problem("float32", 16, 350, 120, [0, 1, 2, 3], [0, 0, 0, 0], 93)]) {
       setKernelThreads(1);
       const plain = runWasm(p, "float32");
       const decoy = problem("float32", p.M, p.K, p.N, [...p.aBatch], [...p.bBatch], 95);
@@ -938,7 +940,7 @@ describe("zero-step skipping in float32 matmul", () => {
 
   it("gives the dense one-thread result and count when split across two threads, and on the helper (matmulWasmStart)", () => {
     expect(wasmThreadsAvailable()).toBe(true);
-    for (const [M, K, N, seed] of [[40, 300, 130, 71], [301, 70, 50, 73], [64, 257, 120, 75]] as const) {
+    for (const [M, K, N, seed] of [[40, 300, 230, 71], [301, 70, 130, 73], [64, 257, 170, 75]] as const) {
       const p = problem("float32", M, K, N, [0], [0], seed);
       sparsify(p, "columns", 0.7, seed);
       setKernelThreads(1);
