@@ -135,7 +135,33 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize)
     const list = steps + <usize>(i0 / MR32 * STEPS32_STRIDE);
     let n = 0;
     if (r == MR32) {
-      for (let k = 0; k < kc; k++) {
+      let k = 0;
+      // four k-steps at a time: one vector from each row, transposed in registers (moved as bits)
+      for (; k + 4 <= kc; k += 4) {
+        const s = src + (<usize>k << 2);
+        const v0 = v128.load(s), v1 = v128.load(s + rowBytes), v2 = v128.load(s + 2 * rowBytes), v3 = v128.load(s + 3 * rowBytes);
+        const t0 = v128.shuffle<i32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<i32>(v0, v1, 2, 6, 3, 7);
+        const t2 = v128.shuffle<i32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<i32>(v2, v3, 2, 6, 3, 7);
+        const c0 = v128.shuffle<i32>(t0, t2, 0, 1, 4, 5), c1 = v128.shuffle<i32>(t0, t2, 2, 3, 6, 7);
+        const c2 = v128.shuffle<i32>(t1, t3, 0, 1, 4, 5), c3 = v128.shuffle<i32>(t1, t3, 2, 3, 6, 7);
+        v128.store(dst, c0);
+        v128.store(dst, c1, 16);
+        v128.store(dst, c2, 32);
+        v128.store(dst, c3, 48);
+        dst += 4 * MR32 * 4;
+        if (SKIP_ZERO_STEPS && steps != 0) {
+          // as below, per step: its column is zero when every value's bits but the sign are
+          store<i32>(list + (<usize>n << 2), k, 4);
+          n += i32(v128.any_true(i32x4.shl(c0, 1)));
+          store<i32>(list + (<usize>n << 2), k + 1, 4);
+          n += i32(v128.any_true(i32x4.shl(c1, 1)));
+          store<i32>(list + (<usize>n << 2), k + 2, 4);
+          n += i32(v128.any_true(i32x4.shl(c2, 1)));
+          store<i32>(list + (<usize>n << 2), k + 3, 4);
+          n += i32(v128.any_true(i32x4.shl(c3, 1)));
+        }
+      }
+      for (; k < kc; k++) {
         const s = src + (<usize>k << 2);
         // moved as bits: the same bytes, and a step is zero when every value's bits but the sign are
         const v0 = load<u32>(s), v1 = load<u32>(s + rowBytes), v2 = load<u32>(s + 2 * rowBytes), v3 = load<u32>(s + 3 * rowBytes);
