@@ -16,6 +16,7 @@ import { Command } from "commander";
 import {
   resetSplitJudgement, setKernelThreads, setWasmSkipZeroSteps, setWasmSplitMinWork,
 } from "../core/wasm/backend.js";
+import { isMainModule } from "../cli/seqgrad.js";
 import { median, workOf, type Runner, type Workload } from "./common.js";
 import { seqgradPeer } from "./peers/seqgrad.js";
 
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
   console.log(`time b ÷ a, median of ${rounds} pairs of ${steps} steps: ${mid.toFixed(3)} (quartiles ${q1.toFixed(3)}-${q3.toFixed(3)})`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bench/ab.ts")) {
+if (isMainModule(import.meta.url)) {
   main().then(
     () => process.exit(0),
     (e: unknown) => {
