@@ -130,6 +130,15 @@ function kernel32<T>(pa: usize, pb: usize, kc: i32, steps: usize, c: usize, ldc:
 // panel p holds, for each k, the MR32 values A[p*MR32 .. p*MR32+MR32-1, k], zero past row mc.
 // steps != 0: also lists, for each panel p, its nonzero k-steps (those where any of its rows is nonzero,
 // NaN included; -0 counts as zero) at steps + p * STEPS32_STRIDE: their count, then the k's in order.
+// One step of packA32's step list, from the step's packed column of MR32 values: writes k at the next slot and
+// returns the new count, one more only if the column is nonzero (every value's bits but the sign; branch-free).
+// @ts-ignore: decorator
+@inline
+function listStep(list: usize, n: i32, k: i32, column: v128): i32 {
+  store<i32>(list + (<usize>n << 2), k, 4);
+  return n + i32(v128.any_true(i32x4.shl(column, 1)));
+}
+
 function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize): void {
   const rowBytes = <usize>lda << 2;
   for (let i0 = 0; i0 < mc; i0 += MR32) {
@@ -153,15 +162,10 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize)
         v128.store(dst, c3, 48);
         dst += 4 * MR32 * 4;
         if (SKIP_ZERO_STEPS && steps != 0) {
-          // as below, per step: its column is zero when every value's bits but the sign are
-          store<i32>(list + (<usize>n << 2), k, 4);
-          n += i32(v128.any_true(i32x4.shl(c0, 1)));
-          store<i32>(list + (<usize>n << 2), k + 1, 4);
-          n += i32(v128.any_true(i32x4.shl(c1, 1)));
-          store<i32>(list + (<usize>n << 2), k + 2, 4);
-          n += i32(v128.any_true(i32x4.shl(c2, 1)));
-          store<i32>(list + (<usize>n << 2), k + 3, 4);
-          n += i32(v128.any_true(i32x4.shl(c3, 1)));
+          n = listStep(list, n, k, c0);
+          n = listStep(list, n, k + 1, c1);
+          n = listStep(list, n, k + 2, c2);
+          n = listStep(list, n, k + 3, c3);
         }
       }
       for (; k < kc; k++) {
