@@ -287,12 +287,25 @@ export function reluInPlace(c: Data): void {
   }
 }
 
-/** The tanh VJP from its output: `dz = dy·(1 - y²)`. */
+/**
+ * The tanh VJP from its output: `dz = dy·(1 - y²)`. Each value is computed in float64 and rounded once: in
+ * float64 that is the composed `mul(dy, sub(1, mul(y, y)))` bit for bit (the same operations in the same order).
+ */
 export function tanhBackward(dy: Data, y: Data, dtype: DType): Data {
   const dz = allocData(dtype, y.length);
   for (let i = 0; i < y.length; i++) {
     const v = y[i]!;
     dz[i] = dy[i]! * (1 - v * v);
+  }
+  return dz;
+}
+
+/** The sigmoid VJP from its output: `dz = dy·(y·(1 - y))`, in float64 rounded once (bit for bit the composed ops' in float64). */
+export function sigmoidBackward(dy: Data, y: Data, dtype: DType): Data {
+  const dz = allocData(dtype, y.length);
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i]!;
+    dz[i] = dy[i]! * (v * (1 - v));
   }
   return dz;
 }

@@ -17,7 +17,7 @@ import { allocData, dataOf, fromData, zeros, type Data, type Tensor } from "../.
 import { OuterSum, bind, bindMulti, sameDType, type MultiPrimitive, type Primitive } from "../tape.js";
 import { vjp } from "../transforms.js";
 import { add, mul, sub } from "./binary.js";
-import { neg, sigmoid, tanh } from "./unary.js";
+import { neg, sigmoid, tanh, tanhBwd } from "./unary.js";
 import { concat, slice, stack } from "./shape.js";
 import { logSoftmax, sum } from "./reduce.js";
 import { matmulT } from "./matmul.js";
@@ -115,12 +115,6 @@ const biasedTranspose = (W: Tensor, b: Tensor): Data => {
 };
 
 const helperRules = {
-  // dz = dy (1 - y²) from tanh's output y; d/d(dy) = g (1 - y²), d/dy = -2 g dy y
-  tanhBwd: {
-    name: "tanhBwd",
-    forward: ([dy, y]) => fromData(F.tanhBackward(dataOf(dy!), dataOf(y!), y!.dtype), y!.shape, y!.dtype),
-    vjp: (g, [dy, y], _o, _p, n) => [n[0] ? mul(g, sub(1, mul(y!, y!))) : null, n[1] ? mul(mul(g, dy!), mul(y!, -2)) : null],
-  },
   // y = dz W[:, c0:c1] (the cotangent of one part of affine's input): d dz = g W[:, c0:c1]ᵀ, dW = [0 | dzᵀ g | 0]
   matmulColumns: {
     name: "matmulColumns",
@@ -147,7 +141,7 @@ const helperRules = {
     },
     vjp: (g, [dl, z], _y, { targets }) => [...secondOrder((zz) => softmaxCrossEntropyComposed(zz, targets), ([d]) => d!, 1, [dl!, z!], [g]), null],
   },
-} satisfies Pick<RuleTable, "tanhBwd" | "matmulColumns" | "softmaxCrossEntropyBwd">;
+} satisfies Pick<RuleTable, "matmulColumns" | "softmaxCrossEntropyBwd">;
 
 export const fusedRules = {
   ...helperRules,
@@ -168,7 +162,7 @@ export const fusedRules = {
     },
     vjp: (dy, xs, y, { parts, activation }, n) => {
       const W = xs[parts]!, vs = xs.slice(0, parts);
-      const dz = activation === "tanh" ? bind(helperRules.tanhBwd, [dy, y], {}) : activation === "relu" ? mul(dy, constUnary("step", y)) : dy;
+      const dz = activation === "tanh" ? tanhBwd(dy, y) : activation === "relu" ? mul(dy, constUnary("step", y)) : dy;
       let c0 = 0;
       const dvs = vs.map((v, i) => {
         const c1 = c0 + v.shape[1]!;
@@ -183,7 +177,7 @@ export const fusedRules = {
       ];
     },
   },
-} satisfies Pick<RuleTable, "affine" | "tanhBwd" | "matmulColumns" | "softmaxCrossEntropyBwd">;
+} satisfies Pick<RuleTable, "affine" | "matmulColumns" | "softmaxCrossEntropyBwd">;
 
 /** The fused backward kernels; each one's own VJP is the composed backward's. */
 const bwdRules = {

@@ -11,6 +11,7 @@ type None = Record<string, never>;
 export interface PrimitiveParams {
   // unary.ts
   neg: None; exp: None; log: None; sqrt: None; tanh: None; sigmoid: None; relu: None; abs: None;
+  tanhBwd: None; sigmoidBwd: None;
   identity: None; cast: { dtype: DType };
   // binary.ts
   add: None; sub: None; mul: None; div: None; pow: None; maximum: None; minimum: None; where: None;
@@ -28,7 +29,7 @@ export interface PrimitiveParams {
   // matmul.ts
   matmul: { transA: boolean; transB: boolean }; outerSum: { later?: { result(): Data } };
   // fused.ts
-  affine: { parts: number; activation: "identity" | "tanh" | "relu" }; tanhBwd: None; matmulColumns: { c0: number; c1: number };
+  affine: { parts: number; activation: "identity" | "tanh" | "relu" }; matmulColumns: { c0: number; c1: number };
   softmaxCrossEntropyBwd: { targets: Int32Array };
 }
 

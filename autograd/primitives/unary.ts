@@ -1,5 +1,6 @@
 /** Elementwise unary primitives and the functions users call. */
 import * as K from "../../core/kernels.js";
+import * as F from "../../core/kernels-fused.js";
 import { dataOf, fromData, type DType, type Tensor } from "../../core/tensor.js";
 import { ArgumentError } from "../../core/errors.js";
 import { bind, type Primitive } from "../tape.js";
@@ -11,6 +12,30 @@ type UnaryName = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | 
 
 const kernel = (op: K.UnaryOp) => (xs: readonly Tensor[]) => fromData(K.unary(op, dataOf(xs[0]!), xs[0]!.dtype), xs[0]!.shape, xs[0]!.dtype);
 
+/**
+ * The VJPs of tanh and sigmoid from their outputs, one kernel each instead of three binary ops (a recurrent
+ * cell's backward pass runs them at every gate of every step). Their own VJPs make higher orders work.
+ */
+export const unaryBackwardRules = {
+  // dz = dy (1 - y²) from tanh's output y; d/d(dy) = g (1 - y²), d/dy = -2 g dy y
+  tanhBwd: {
+    name: "tanhBwd",
+    forward: ([dy, y]) => fromData(F.tanhBackward(dataOf(dy!), dataOf(y!), y!.dtype), y!.shape, y!.dtype),
+    vjp: (g, [dy, y], _o, _p, n) => [n[0] ? tanhBwd(g, y!) : null, n[1] ? mul(mul(g, dy!), mul(y!, -2)) : null],
+  },
+  // dz = dy y (1 - y) from σ's output y; d/d(dy) = g y (1 - y), d/dy = g dy (1 - 2y)
+  sigmoidBwd: {
+    name: "sigmoidBwd",
+    forward: ([dy, y]) => fromData(F.sigmoidBackward(dataOf(dy!), dataOf(y!), y!.dtype), y!.shape, y!.dtype),
+    vjp: (g, [dy, y], _o, _p, n) => [n[0] ? sigmoidBwd(g, y!) : null, n[1] ? mul(mul(g, dy!), sub(1, mul(y!, 2))) : null],
+  },
+} satisfies Pick<RuleTable, "tanhBwd" | "sigmoidBwd">;
+
+/** `dy·(1 - y²)`, the cotangent of tanh's input from its output y (same shape and dtype as dy). */
+export const tanhBwd = (dy: Tensor, y: Tensor): Tensor => bind(unaryBackwardRules.tanhBwd, [dy, y], {});
+/** `dy·y·(1 - y)`, the cotangent of sigmoid's input from its output y (same shape and dtype as dy). */
+export const sigmoidBwd = (dy: Tensor, y: Tensor): Tensor => bind(unaryBackwardRules.sigmoidBwd, [dy, y], {});
+
 export const unaryRules = {
   // d(-x) = -dx
   neg: { name: "neg", forward: kernel("neg"), vjp: (dy) => [neg(dy)] },
@@ -21,9 +46,9 @@ export const unaryRules = {
   // d sqrt(x) = dx / (2 sqrt(x)) = dx / (2y)  (+Inf at x = 0)
   sqrt: { name: "sqrt", forward: kernel("sqrt"), vjp: (dy, _x, y) => [div(dy, mul(y, 2))] },
   // d tanh(x) = (1 - y²) dx
-  tanh: { name: "tanh", forward: kernel("tanh"), vjp: (dy, _x, y) => [mul(dy, sub(1, mul(y, y)))] },
+  tanh: { name: "tanh", forward: kernel("tanh"), vjp: (dy, _x, y) => [tanhBwd(dy, y)] },
   // d σ(x) = y (1 - y) dx
-  sigmoid: { name: "sigmoid", forward: kernel("sigmoid"), vjp: (dy, _x, y) => [mul(dy, mul(y, sub(1, y)))] },
+  sigmoid: { name: "sigmoid", forward: kernel("sigmoid"), vjp: (dy, _x, y) => [sigmoidBwd(dy, y)] },
   // d relu(x) = [x > 0] dx  (0 at x = 0, as in PyTorch and JAX)
   relu: { name: "relu", forward: kernel("relu"), vjp: (dy, [x]) => [mul(dy, constUnary("step", x!))] },
   // d |x| = sign(x) dx  (0 at x = 0)
