@@ -155,7 +155,9 @@ export function tensor(values: NestedArray | Data | Tensor | ArrayLike<number>, 
       throw new ShapeError(op, [shape, inferred], `shape ${fmtShape(shape)} holds ${sizeOf(shape)} values but ${flat.length} were given`);
   }
   const data = allocData(dtype, flat.length);
-  for (let i = 0; i < flat.length; i++) data[i] = flat[i]!;
+  // one set(): the same conversion per value as assigning them one by one (a float64 source rounds to
+  // float32 the same way), at memcpy speed for a typed array of the same kind
+  data.set(flat);
   return new Tensor(data, shape, dtype);
 }
 

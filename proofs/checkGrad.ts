@@ -153,10 +153,9 @@ const collectLeaves = (op: string, args: readonly unknown[], which: readonly num
   return out;
 };
 
-/** Replaces leaf `leafIndex` of argument `arg` with `replacement`, leaving every other argument untouched. */
-const withLeaf = (args: readonly unknown[], arg: number, leafIndex: number, replacement: Tensor): unknown[] => {
+/** Replaces leaf `leafIndex` of argument `arg` (flattened once by the caller as `flat`) with `replacement`, leaving every other argument untouched. */
+const withLeaf = (args: readonly unknown[], arg: number, flat: ReturnType<typeof flatten>, leafIndex: number, replacement: Tensor): unknown[] => {
   const copy = args.slice();
-  const flat = flatten(args[arg] as Tree<unknown>);
   const leaves = flat.leaves.slice();
   leaves[leafIndex] = replacement;
   copy[arg] = unflatten(flat.def, leaves);
@@ -198,22 +197,32 @@ export function checkGrad(f: ScalarFn, args: readonly unknown[], opts: CheckGrad
 
   let maxRel = 0, maxAbs = 0, failures = 0, worstScore = -1;
   let worst: GradEntry | null = null;
-  let li = 0;
+  // per leaf, read once: the argument's flattened tree, the leaf's values (perturbed one entry at a time and
+  // restored) and its analytic gradient
+  const flats = new Map(which.map((a) => [a, flatten(args[a] as Tree<unknown>)] as const));
+  let li = -1;
+  let base = new Float64Array(0), analyticData = new Float64Array(0);
   for (const g of chosen) {
+    const before = li;
     while (li + 1 < leafList.length && starts[li + 1]! <= g) li++;
     const { arg, leafIndex, path, leaf } = leafList[li]!;
+    if (li !== before) {
+      const aLeaf = analyticLeaves[li];
+      if (!aLeaf || !isTensor(aLeaf) || aLeaf.size !== leaf.size)
+        throw new ShapeError(op, [leaf.shape, aLeaf && isTensor(aLeaf) ? aLeaf.shape : []], `grad returned no matching gradient for ${path}`);
+      base = Float64Array.from(leaf.toTypedArray());
+      analyticData = Float64Array.from(aLeaf.toTypedArray());
+    }
     const index = g - starts[li]!;
-    const base = leaf.toTypedArray();
+    const flat = flats.get(arg)!;
     const x0 = base[index]!;
     base[index] = x0 + eps;
-    const fPlus = evalScalar(op, f, withLeaf(args, arg, leafIndex, tensor(base, { shape: leaf.shape, dtype: "float64" })));
+    const fPlus = evalScalar(op, f, withLeaf(args, arg, flat, leafIndex, tensor(base, { shape: leaf.shape, dtype: "float64" })));
     base[index] = x0 - eps;
-    const fMinus = evalScalar(op, f, withLeaf(args, arg, leafIndex, tensor(base, { shape: leaf.shape, dtype: "float64" })));
+    const fMinus = evalScalar(op, f, withLeaf(args, arg, flat, leafIndex, tensor(base, { shape: leaf.shape, dtype: "float64" })));
+    base[index] = x0;
     const numeric = (fPlus - fMinus) / (2 * eps);
-    const aLeaf = analyticLeaves[li];
-    if (!aLeaf || !isTensor(aLeaf) || aLeaf.size !== leaf.size)
-      throw new ShapeError(op, [leaf.shape, aLeaf && isTensor(aLeaf) ? aLeaf.shape : []], `grad returned no matching gradient for ${path}`);
-    const analytic = aLeaf.toTypedArray()[index]!;
+    const analytic = analyticData[index]!;
     const finite = Number.isFinite(analytic) && Number.isFinite(numeric);
     const absError = finite ? Math.abs(analytic - numeric) : Infinity;
     const relError = finite ? absError / Math.max(Math.abs(analytic) + Math.abs(numeric), TINY) : Infinity;
