@@ -92,7 +92,73 @@ export class Tensor {
 
 export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 
-export const allocData = (dtype: DType, n: number): Data => (dtype === "float64" ? new Float64Array(n) : new Float32Array(n));
+/** A zeroed buffer of n values: its own, or carved from a scratch slab inside `withScratchBuffers`. */
+export const allocData = (dtype: DType, n: number): Data => {
+  if (scratchDepth > 0) {
+    const bytes = n * (dtype === "float64" ? 8 : 4);
+    if (bytes > SCRATCH_MIN_BYTES && bytes <= SCRATCH_MAX_BYTES) return carve(dtype, n, bytes);
+  }
+  return dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
+};
+
+// ---- scratch buffers --------------------------------------------------------------------------------------
+//
+// V8 gives every typed array of more than 64 bytes its own backing store from the C allocator, and a background
+// thread frees it after the array dies. Code that makes many small tensors pays for that more than for its
+// arithmetic: in the bench's float64 gradient check of an LSTM cell ([4, 20] values, 640 bytes) malloc, free
+// and the lock they share between the two threads were over a quarter of the time (perf). Inside
+// `withScratchBuffers(f)`, buffers of 65 bytes to SCRATCH_MAX_BYTES are instead carved, in order, from shared
+// ArrayBuffers of SCRATCH_SLAB_BYTES: one allocation per slab, and views that the garbage collector frees with
+// their slab. A fresh slab is zeroed and no byte of it is handed out twice, so every buffer starts at zero.
+//
+// A slab stays alive until the last buffer carved from it dies. So scratch buffers are for code whose tensors
+// are all garbage when it returns, like checkGrad's evaluations of f (it reads one number from each): a
+// tensor that outlived its scope would keep its whole slab alive (256 KiB at most). They are never used
+// elsewhere, where lifetimes are unknown: a training loop that kept one small tensor per step would then
+// keep one slab per step. Callers of Data must use byteOffset and byteLength with `.buffer` (models/checkpoint.ts does).
+
+/** Largest buffer carved from a scratch slab; larger ones get their own. */
+export const SCRATCH_MAX_BYTES = 16 * 1024;
+/** Bytes of one scratch slab. */
+export const SCRATCH_SLAB_BYTES = 256 * 1024;
+/** V8 keeps typed arrays of at most this many bytes on its own heap: no backing store to save. */
+const SCRATCH_MIN_BYTES = 64;
+
+let scratchDepth = 0;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+function carve(dtype: DType, n: number, bytes: number): Data {
+  if (slabUsed + bytes > slab.byteLength) {
+    slab = new ArrayBuffer(SCRATCH_SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed += (bytes + 15) & ~15; // 16-byte aligned, as the backing stores they replace
+  return dtype === "float64" ? new Float64Array(slab, at, n) : new Float32Array(slab, at, n);
+}
+
+/** A copy of `v` in a buffer of its own (`v.slice()`, or carved from a scratch slab inside `withScratchBuffers`). */
+export function copyData(v: Data): Data {
+  const bytes = v.byteLength;
+  if (scratchDepth === 0 || bytes <= SCRATCH_MIN_BYTES || bytes > SCRATCH_MAX_BYTES) return v.slice();
+  const out = carve(v instanceof Float64Array ? "float64" : "float32", v.length, bytes);
+  out.set(v);
+  return out;
+}
+
+/**
+ * @internal Runs `f` with small tensor buffers carved from shared slabs (see above). Only for code whose
+ * tensors are all garbage once it returns; nests.
+ */
+export function withScratchBuffers<T>(f: () => T): T {
+  scratchDepth++;
+  try {
+    return f();
+  } finally {
+    scratchDepth--;
+  }
+}
 
 /** @internal Wraps freshly computed data (ownership passes to the tensor). */
 export const fromData = (data: Data, shape: Shape, dtype: DType = data instanceof Float64Array ? "float64" : "float32"): Tensor =>

@@ -421,7 +421,7 @@ const buildTree = (bad: (d: string) => never, def: TreeDef | null, tensors: Map<
 const readData = (bytes: Uint8Array, at: number, info: TensorInfo): Tensor => {
   const { dtype, bytes: size } = DTYPES[info.code]!;
   const d = allocData(dtype, info.count); // count × size equals a byte range already checked to lie inside the file
-  if (LITTLE_ENDIAN) new Uint8Array(d.buffer).set(bytes.subarray(at + info.begin, at + info.end));
+  if (LITTLE_ENDIAN) new Uint8Array(d.buffer, d.byteOffset, d.byteLength).set(bytes.subarray(at + info.begin, at + info.end));
   else {
     const v = new DataView(bytes.buffer, bytes.byteOffset + at + info.begin, info.end - info.begin);
     for (let i = 0; i < info.count; i++) d[i] = size === 8 ? v.getFloat64(8 * i, true) : v.getFloat32(4 * i, true);

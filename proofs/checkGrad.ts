@@ -10,7 +10,7 @@
  * cast them first, e.g. `tree.map((t) => cast(t, 'float64'), params)`.
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
-import { isTensor, tensor, type Tensor } from "../core/tensor.js";
+import { isTensor, tensor, withScratchBuffers, type Tensor } from "../core/tensor.js";
 import { add, mul, sum } from "../autograd/index.js";
 import { grad } from "../autograd/transforms.js";
 import { flatten, unflatten, type Tree } from "../autograd/tree.js";
@@ -216,10 +216,14 @@ export function checkGrad(f: ScalarFn, args: readonly unknown[], opts: CheckGrad
     const index = g - starts[li]!;
     const flat = flats.get(arg)!;
     const x0 = base[index]!;
-    base[index] = x0 + eps;
-    const fPlus = evalScalar(op, f, withLeaf(args, arg, flat, leafIndex, tensor(base, { shape: leaf.shape, dtype: "float64" })));
-    base[index] = x0 - eps;
-    const fMinus = evalScalar(op, f, withLeaf(args, arg, flat, leafIndex, tensor(base, { shape: leaf.shape, dtype: "float64" })));
+    // f's tensors are garbage once its value is read: small ones come from scratch slabs (core/tensor.ts)
+    const fAt = (x: number): number =>
+      withScratchBuffers(() => {
+        base[index] = x;
+        return evalScalar(op, f, withLeaf(args, arg, flat, leafIndex, tensor(base, { shape: leaf.shape, dtype: "float64" })));
+      });
+    const fPlus = fAt(x0 + eps);
+    const fMinus = fAt(x0 - eps);
     base[index] = x0;
     const numeric = (fPlus - fMinus) / (2 * eps);
     const analytic = analyticData[index]!;

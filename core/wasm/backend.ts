@@ -22,7 +22,7 @@
  * awaited with Atomics. Every entry is summed exactly as in one thread, so results do not depend on the
  * split. Anywhere else (browsers without cross-origin isolation, `setKernelThreads(1)`) one thread runs.
  */
-import { allocData, type Data, type DType } from "../tensor.js";
+import { allocData, copyData, type Data, type DType } from "../tensor.js";
 import { ArgumentError } from "../errors.js";
 import {
   KERNELS_FMA_WASM_BASE64, KERNELS_SHARED_FMA_WASM_BASE64, KERNELS_SHARED_MAX_PAGES, KERNELS_SHARED_WASM_BASE64,
@@ -759,8 +759,9 @@ export function matmulWasm(
     }
   }
   skippedMacs += part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed, skip) ?? 0;
-  return view(buf, cPtr, cLen, dtype).slice();
+  return copyData(view(buf, cPtr, cLen, dtype));
 }
+
 
 // ---------------------------------------------------------------------------------------------
 // A product begun on the helper thread and read later
@@ -806,7 +807,7 @@ function finish(s: Started): void {
     if (s.dtype === "float32") f32Macs += s.M * s.K * s.N;
     skippedMacs += partResult(s.helper);
     const buf = s.e.memory.buffer;
-    s.c = view(buf, s.cPtr, s.M * s.N, s.dtype).slice();
+    s.c = copyData(view(buf, s.cPtr, s.M * s.N, s.dtype));
   } else {
     const one = new Int32Array(1);
     s.c = matmulWasm(s.a, s.b, s.M, s.K, s.N, 1, one, one, s.dtype);

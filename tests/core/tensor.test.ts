@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { Tensor, arange, eye, full, isTensor, ones, tensor, zeros, type NestedArray } from "../../core/tensor.js";
+import {
+  SCRATCH_MAX_BYTES, SCRATCH_SLAB_BYTES, Tensor, allocData, arange, copyData, eye, full, isTensor, ones, tensor, withScratchBuffers, zeros,
+  type NestedArray,
+} from "../../core/tensor.js";
 import { ArgumentError, ShapeError } from "../../core/errors.js";
 
 describe("tensor()", () => {
@@ -212,5 +215,74 @@ describe("item()", () => {
   it("prints NaN and infinities as themselves, not as null", () => {
     expect(tensor([[NaN, Infinity], [-Infinity, 1]]).toString()).toBe("Tensor([2,2], float32, [[NaN,Infinity],[-Infinity,1]])");
     expect(tensor(NaN).toString()).toBe("Tensor([], float32, NaN)");
+  });
+});
+
+describe("scratch buffers (withScratchBuffers)", () => {
+  const bytes = (d: Float32Array | Float64Array) => [d.byteOffset, d.byteOffset + d.byteLength] as const;
+
+  it("carves small buffers from one shared, zeroed slab, apart and 16-byte aligned", () => {
+    const ds = withScratchBuffers(() => [allocData("float64", 80), allocData("float32", 17), allocData("float64", 33), allocData("float32", 1000)]);
+    expect(new Set(ds.map((d) => d.buffer)).size).toBe(1);
+    ds.forEach((d, i) => {
+      expect(d.every((v) => v === 0)).toBe(true);
+      expect(d.byteOffset % 16).toBe(0);
+      for (let j = 0; j < i; j++) {
+        const [a0, a1] = bytes(d), [b0, b1] = bytes(ds[j]!);
+        expect(a1 <= b0 || b1 <= a0, `buffers ${j} and ${i} overlap`).toBe(true);
+      }
+    });
+    expect(ds[1]!.length).toBe(17);
+    expect(ds[1]).toBeInstanceOf(Float32Array);
+  });
+
+  it("never hands out a written byte again: buffers carved after others were filled start at zero", () => {
+    const later = withScratchBuffers(() => {
+      for (let i = 0; i < 200; i++) allocData("float64", 100).fill(7); // 160 KB written, then dropped
+      return Array.from({ length: 200 }, () => allocData("float64", 100));
+    });
+    expect(later.every((d) => d.every((v) => v === 0))).toBe(true);
+  });
+
+  it("gives tiny, large and out-of-scope buffers their own memory", () => {
+    const [tiny, large] = withScratchBuffers(() => [allocData("float64", 8), allocData("float32", SCRATCH_MAX_BYTES / 4 + 1)]);
+    expect(tiny!.buffer.byteLength).toBe(64);
+    expect(large!.buffer.byteLength).toBe(SCRATCH_MAX_BYTES + 4);
+    const outside = allocData("float64", 100);
+    expect(outside.byteOffset).toBe(0);
+    expect(outside.buffer.byteLength).toBe(800);
+  });
+
+  it("copies into a scratch buffer inside the scope and into an own one outside it", () => {
+    const src = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    const [a, b] = withScratchBuffers(() => [copyData(src), allocData("float32", 20)]);
+    expect(Array.from(a!)).toEqual(Array.from(src));
+    expect(a!.buffer).toBe(b!.buffer);
+    const c = copyData(src);
+    expect(c.buffer.byteLength).toBe(80);
+    expect(c).not.toBe(src);
+  });
+
+  it("ends the scope when f throws, and nests", () => {
+    expect(() => withScratchBuffers(() => { throw new Error("boom"); })).toThrow("boom");
+    expect(allocData("float64", 100).byteOffset).toBe(0);
+    expect(allocData("float64", 100).buffer.byteLength).toBe(800);
+    const inner = withScratchBuffers(() => withScratchBuffers(() => allocData("float64", 100)));
+    const after = withScratchBuffers(() => {
+      withScratchBuffers(() => undefined);
+      return allocData("float64", 100); // still inside the outer scope
+    });
+    expect(inner.buffer.byteLength).toBe(SCRATCH_SLAB_BYTES);
+    expect(after.buffer.byteLength).toBe(SCRATCH_SLAB_BYTES);
+    expect(allocData("float64", 100).buffer.byteLength).toBe(800);
+  });
+
+  it("keeps tensors made in the scope correct: ops on them agree with the same ops outside", () => {
+    const x = [[0.5, -1.25, 2], [3, 0.125, -4]];
+    const run = () => {
+      const t = tensor(Array.from({ length: 40 }, (_, i) => x[i % 2]![i % 3]! * (i + 1)), { dtype: "float64", shape: [5, 8] });
+      return t.toFlatArray().map((v, i) => v * (i % 7));
+    };
+    expect(withScratchBuffers(run)).toEqual(run());
   });
 });

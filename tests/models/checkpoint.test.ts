@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { tensor, zeros, type Tensor } from "../../core/tensor.js";
+import { allocData, tensor, withScratchBuffers, zeros, type Tensor } from "../../core/tensor.js";
 import { ArgumentError } from "../../core/errors.js";
 import {
   CheckpointError,
@@ -249,5 +249,20 @@ describe("saveCheckpoint and loadCheckpoint", () => {
       const err = expectCheckpointError(() => decodeSafetensors(bytes, `${what}.safetensors`), pattern);
       expect(err.path).toBe(`${what}.safetensors`);
     }
+  });
+});
+
+describe("decoding into buffers that share an ArrayBuffer", () => {
+  it("writes each tensor's own bytes only (withScratchBuffers carves tensors from one slab)", () => {
+    const tree = { a: f64([1.5, -2, 3.25, 4, 5, 6, 7, 8, 9, 10], [2, 5]), b: f32(Array.from({ length: 30 }, (_, i) => i / 8), [30]) };
+    const bytes = encodeSafetensors(tree);
+    const [guard, back, guard2] = withScratchBuffers(() => {
+      const before = allocData("float64", 16).fill(-1);
+      const t = decodeSafetensors(bytes).tree as typeof tree;
+      return [before, t, allocData("float64", 16)];
+    });
+    expect(treeDiff(back, tree)).toBeNull();
+    expect(Array.from(guard!)).toEqual(new Array(16).fill(-1));
+    expect(Array.from(guard2!)).toEqual(new Array(16).fill(0));
   });
 });
