@@ -113,9 +113,11 @@ export const allocData = (dtype: DType, n: number): Data => {
 //
 // A slab stays alive until the last buffer carved from it dies. So scratch buffers are for code whose tensors
 // are all garbage when it returns, like checkGrad's evaluations of f (it reads one number from each): a
-// tensor that outlived its scope would keep its whole slab alive (256 KiB at most). They are never used
-// elsewhere, where lifetimes are unknown: a training loop that kept one small tensor per step would then
-// keep one slab per step. Callers of Data must use byteOffset and byteLength with `.buffer` (models/checkpoint.ts does).
+// tensor that outlived its scope would keep its whole slab alive (256 KiB at most). One kind of survivor is
+// expected: a cache entry made in the scope for a tensor that outlives it (the transpose of an unperturbed weight
+// in matmul.ts and fused.ts), a few entries per such tensor, each keeping at most one slab. Scratch buffers are
+// never used elsewhere, where lifetimes are unknown: a training loop that kept one small tensor per step would
+// then keep one slab per step. Callers of Data must use byteOffset and byteLength with `.buffer` (models/checkpoint.ts does).
 
 /** Largest buffer carved from a scratch slab; larger ones get their own. */
 export const SCRATCH_MAX_BYTES = 16 * 1024;
