@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { knobs, quartiles, workloadOf } from "../../bench/ab.js";
+import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { checkoutPeerUrl, knobs, quartiles, workloadOf } from "../../bench/ab.js";
 import { getKernelThreads, setKernelThreads, setWasmSkipZeroSteps, setWasmSplitMinWork, WASM_SPLIT_MIN_WORK } from "../../core/wasm/backend.js";
 
 describe("bench/ab", () => {
@@ -13,6 +16,17 @@ describe("bench/ab", () => {
   it("reads a matmul shape and a char-LM cell into the bench's workloads", () => {
     expect(workloadOf("matmul", "32x192x512", 0)).toEqual({ kind: "matmul", M: 32, K: 192, N: 512 });
     expect(workloadOf("gru", "", 256)).toEqual({ kind: "rnnlm", cell: "gru", V: 64, H: 256, B: 32, T: 64, lr: 1e-3 });
+  });
+
+  it("reads the gradient-check workload, the bench's own", () => {
+    expect(workloadOf("gradcheck", "", 0)).toEqual({ kind: "gradcheck", D: 10, H: 20, B: 4, eps: 1e-6 });
+  });
+
+  it("finds a checkout's peer file from its folder, relative or absolute", () => {
+    const here = fileURLToPath(checkoutPeerUrl("."));
+    expect(here).toBe(path.resolve("bench", "peers", "seqgrad.ts"));
+    expect(existsSync(here)).toBe(true);
+    expect(fileURLToPath(checkoutPeerUrl("/some/where"))).toBe(path.join("/some/where", "bench", "peers", "seqgrad.ts"));
   });
 
   it("names the option and the value it cannot use", () => {
