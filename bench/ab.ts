@@ -69,8 +69,11 @@ export function quartiles(xs: readonly number[]): [number, number, number] {
   return [at(0.25), median(s), at(0.75)];
 }
 
+/** A file of the checkout at `dir` (its path parts given from the checkout's root), as a URL to import. */
+export const checkoutUrl = (dir: string, ...parts: string[]): string => pathToFileURL(path.join(path.resolve(dir), ...parts)).href;
+
 /** The peer file of the checkout at `dir`, as a URL to import. */
-export const checkoutPeerUrl = (dir: string): string => pathToFileURL(path.join(path.resolve(dir), "bench", "peers", "seqgrad.ts")).href;
+export const checkoutPeerUrl = (dir: string): string => checkoutUrl(dir, "bench", "peers", "seqgrad.ts");
 
 /** One side of a comparison: what to do before its run, and the runner to time. */
 interface Side {
@@ -83,7 +86,7 @@ async function sidesOf(knob: string, a: string, b: string, w: Workload, api: str
   if (knob === "checkout") {
     const side = async (dir: string): Promise<Side> => {
       const peers = (await import(checkoutPeerUrl(dir))) as { seqgradPeer: Peer; seqgradRawPeer: Peer };
-      const backend = (await import(pathToFileURL(path.join(path.resolve(dir), "core", "wasm", "backend.ts")).href)) as typeof import("../core/wasm/backend.js");
+      const backend = (await import(checkoutUrl(dir, "core", "wasm", "backend.ts"))) as typeof import("../core/wasm/backend.js");
       backend.setKernelThreads(threads === "1" ? 1 : 2);
       const r = await (api === "raw" ? peers.seqgradRawPeer : peers.seqgradPeer)(w);
       if ("skip" in r) throw new Error(`bench/ab: ${dir} skips this workload: ${r.skip}`);

@@ -94,10 +94,8 @@ export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 
 /** A zeroed buffer of n values: its own, or carved from a scratch slab inside `withScratchBuffers`. */
 export const allocData = (dtype: DType, n: number): Data => {
-  if (scratchDepth > 0) {
-    const bytes = n * (dtype === "float64" ? 8 : 4);
-    if (bytes > SCRATCH_MIN_BYTES && bytes <= SCRATCH_MAX_BYTES) return carve(dtype, n, bytes);
-  }
+  const bytes = n * (dtype === "float64" ? 8 : 4);
+  if (carvable(bytes)) return carve(dtype, n, bytes);
   return dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
 };
 
@@ -130,6 +128,9 @@ let scratchDepth = 0;
 let slab = new ArrayBuffer(0);
 let slabUsed = 0;
 
+/** Whether a buffer of `bytes` comes from a scratch slab now: inside `withScratchBuffers`, and of a size that gains. */
+const carvable = (bytes: number): boolean => scratchDepth > 0 && bytes > SCRATCH_MIN_BYTES && bytes <= SCRATCH_MAX_BYTES;
+
 function carve(dtype: DType, n: number, bytes: number): Data {
   if (slabUsed + bytes > slab.byteLength) {
     slab = new ArrayBuffer(SCRATCH_SLAB_BYTES);
@@ -142,9 +143,8 @@ function carve(dtype: DType, n: number, bytes: number): Data {
 
 /** A copy of `v` in a buffer of its own (`v.slice()`, or carved from a scratch slab inside `withScratchBuffers`). */
 export function copyData(v: Data): Data {
-  const bytes = v.byteLength;
-  if (scratchDepth === 0 || bytes <= SCRATCH_MIN_BYTES || bytes > SCRATCH_MAX_BYTES) return v.slice();
-  const out = carve(v instanceof Float64Array ? "float64" : "float32", v.length, bytes);
+  if (!carvable(v.byteLength)) return v.slice();
+  const out = carve(v instanceof Float64Array ? "float64" : "float32", v.length, v.byteLength);
   out.set(v);
   return out;
 }

@@ -10,7 +10,7 @@
  * cast them first, e.g. `tree.map((t) => cast(t, 'float64'), params)`.
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
-import { isTensor, tensor, withScratchBuffers, type Tensor } from "../core/tensor.js";
+import { isTensor, tensor, withScratchBuffers, type Data, type Tensor } from "../core/tensor.js";
 import { add, mul, sum } from "../autograd/index.js";
 import { grad } from "../autograd/transforms.js";
 import { flatten, unflatten, type Tree } from "../autograd/tree.js";
@@ -201,7 +201,7 @@ export function checkGrad(f: ScalarFn, args: readonly unknown[], opts: CheckGrad
   // restored) and its analytic gradient
   const flats = new Map(which.map((a) => [a, flatten(args[a] as Tree<unknown>)] as const));
   let li = -1;
-  let base = new Float64Array(0), analyticData = new Float64Array(0);
+  let base: Data = new Float64Array(0), analyticData: Data = new Float64Array(0);
   for (const g of chosen) {
     const before = li;
     while (li + 1 < leafList.length && starts[li + 1]! <= g) li++;
@@ -210,8 +210,8 @@ export function checkGrad(f: ScalarFn, args: readonly unknown[], opts: CheckGrad
       const aLeaf = analyticLeaves[li];
       if (!aLeaf || !isTensor(aLeaf) || aLeaf.size !== leaf.size)
         throw new ShapeError(op, [leaf.shape, aLeaf && isTensor(aLeaf) ? aLeaf.shape : []], `grad returned no matching gradient for ${path}`);
-      base = Float64Array.from(leaf.toTypedArray());
-      analyticData = Float64Array.from(aLeaf.toTypedArray());
+      base = leaf.toTypedArray(); // a copy of its own (float64: collectLeaves refuses anything else)
+      analyticData = aLeaf.toTypedArray();
     }
     const index = g - starts[li]!;
     const flat = flats.get(arg)!;

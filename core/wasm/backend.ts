@@ -762,7 +762,6 @@ export function matmulWasm(
   return copyData(view(buf, cPtr, cLen, dtype));
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // A product begun on the helper thread and read later
 //
