@@ -161,7 +161,12 @@ export const transpose2d = <A extends Float32Array | Float64Array>(x: A, r: numb
 
 /** Parent → child. */
 export type Request =
-  | { readonly cmd: "setup"; readonly workload: Workload }
+  /**
+   * Build the workload's runner and warm it up: two steps (compilation, jit tracing), then more until
+   * `warmupSeconds` have passed in all, so that every implementation is timed in its steady state (a fresh
+   * process's heap and allocator keep growing for the first seconds of a training loop).
+   */
+  | { readonly cmd: "setup"; readonly workload: Workload; readonly warmupSeconds: number }
   /** Run steps until `seconds` have passed (at least one step). */
   | { readonly cmd: "round"; readonly seconds: number }
   | { readonly cmd: "rss" }
@@ -170,7 +175,7 @@ export type Request =
 /** Child → parent. */
 export type Reply =
   | { readonly ok: true; readonly kind: "hello"; readonly impl: string; readonly info: Record<string, string>; readonly rssKB: number }
-  | { readonly ok: true; readonly kind: "setup"; readonly initialLoss: number | null; readonly work?: number; readonly warmupSeconds: number; readonly note?: string }
+  | { readonly ok: true; readonly kind: "setup"; readonly initialLoss: number | null; readonly work?: number; readonly firstStepSeconds: number; readonly warmupSeconds: number; readonly warmupSteps: number; readonly note?: string }
   /** minorFaults: the process's minor page faults during the round (fresh memory pages touched; see run.ts). */
   | { readonly ok: true; readonly kind: "round"; readonly seconds: number; readonly reps: number; readonly loss: number | null; readonly detail?: string; readonly minorFaults?: number }
   | { readonly ok: true; readonly kind: "rss"; readonly maxRssKB: number; readonly rssKB: number }

@@ -4,7 +4,8 @@
  * Every implementation runs in its own child process (JavaScript ones through `worker.ts`, PyTorch through
  * `torch_bench.py`), so each one's peak RSS is its own; a fresh set of children serves each workload group
  * (all matmul sizes share one set; every recurrent case and the gradient check get their own). For each case
- * the parent sets every child up (two warm-up steps: compilation, jit tracing, allocator growth), then runs
+ * the parent sets every child up (a warm-up of at least two steps and `--warmup` seconds: compilation, jit
+ * tracing, then the heap and allocator growth of a fresh process's first seconds), then runs
  * rounds in turn — seqgrad, peer, peer, …, seqgrad, peer, … — so slow drifts of a shared machine hit everyone
  * alike. A round runs steps for a fixed time (at least one step) and its throughput is work × steps / seconds;
  * the table gives the median over rounds, the min–max spread, and seqgrad's ratio to each peer (> 1 means
@@ -32,9 +33,10 @@ const program = new Command()
   .option("--rounds <n>", "interleaved rounds per case (default 5, 2 with --quick)")
   .option("--hidden <list>", "comma-separated hidden sizes to keep among the recurrent cases (e.g. 512)")
   .option("--peers <list>", "comma-separated subset of: seqgrad,seqgrad-1t,seqgrad-1t-fma,seqgrad-raw,tfjs-wasm,tfjs-wasm-layers,tfjs-cpu,jax-wasm,torch-1t,torch-2t")
+  .option("--warmup <seconds>", "warm-up time per implementation and case, after at least two steps (default 2, 0.2 with --quick)")
   .option("--keep-pages", "run every child with glibc told to keep freed memory (MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_): fresh-page faults out of the figures", false)
   .parse();
-const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string; hidden?: string; keepPages: boolean }>();
+const opts = program.opts<{ quick: boolean; only?: string; out: string; rounds?: string; peers?: string; hidden?: string; warmup?: string; keepPages: boolean }>();
 if (opts.only !== undefined && !["matmul", "lstm", "gru", "rnn", "gradcheck"].includes(opts.only)) {
   console.error(`bench: --only must be one of matmul, lstm, gru, rnn, gradcheck; got '${opts.only}'`);
   process.exit(2);
@@ -42,6 +44,11 @@ if (opts.only !== undefined && !["matmul", "lstm", "gru", "rnn", "gradcheck"].in
 const only = opts.only as Only | undefined;
 const quick = opts.quick;
 const rounds = opts.rounds !== undefined ? Math.max(1, Number.parseInt(opts.rounds, 10)) : quick ? 2 : 5;
+const warmupSeconds = opts.warmup !== undefined ? Number(opts.warmup) : quick ? 0.2 : 2;
+if (!(warmupSeconds >= 0)) {
+  console.error(`bench: --warmup must be a number of seconds >= 0; got '${opts.warmup}'`);
+  process.exit(2);
+}
 
 // ---- the cases -----------------------------------------------------------------------------------------------
 
@@ -212,7 +219,10 @@ interface ImplResult {
   readonly steps: number[];
   /** Work units per step (GFLOP, tokens, entries) this implementation did. */
   readonly workPerStep: number;
+  /** The first step alone (compilation, jit tracing), then the whole warm-up and its steps. */
+  readonly firstStepSeconds: number;
   readonly warmupSeconds: number;
+  readonly warmupSteps: number;
   readonly initialLoss: number | null;
   readonly lastLoss: number | null;
   readonly detail?: string;
@@ -293,7 +303,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
       console.log(`\n${name} — ${unit}, ${c.rounds} interleaved rounds`);
       const skipped: { impl: Impl; reason: string }[] = [];
       if (torchMissing) for (const i of c.impls.filter((i) => i.startsWith("torch"))) skipped.push({ impl: i, reason: torchMissing });
-      const live: { impl: Impl; child: Child; warm: number; work: number; initialLoss: number | null; note?: string }[] = [];
+      const live: { impl: Impl; child: Child; warm: { firstStepSeconds: number; warmupSeconds: number; warmupSteps: number }; work: number; initialLoss: number | null; note?: string }[] = [];
       for (const impl of c.impls) {
         const child = children.get(impl);
         if (!child) continue;
@@ -301,9 +311,9 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
           skipped.push({ impl, reason: deadAtStart.get(impl)! });
           continue;
         }
-        const r = await child.request({ cmd: "setup", workload: c.workload });
+        const r = await child.request({ cmd: "setup", workload: c.workload, warmupSeconds });
         if (!r.ok) skipped.push({ impl, reason: r.error.replace(/^skip: /, "") });
-        else if (r.kind === "setup") live.push({ impl, child, warm: r.warmupSeconds, work: r.work ?? amount, initialLoss: r.initialLoss, ...(r.note ? { note: r.note } : {}) });
+        else if (r.kind === "setup") live.push({ impl, child, warm: { firstStepSeconds: r.firstStepSeconds, warmupSeconds: r.warmupSeconds, warmupSteps: r.warmupSteps }, work: r.work ?? amount, initialLoss: r.initialLoss, ...(r.note ? { note: r.note } : {}) });
       }
       const samples = new Map<Impl, number[]>(live.map((l) => [l.impl, []]));
       const steps = new Map<Impl, number[]>(live.map((l) => [l.impl, []]));
@@ -331,7 +341,7 @@ const runGroup = async (g: Group, torchMissing: string | null, infos: Record<str
         const med = median(s), mn = Math.min(...s), mx = Math.max(...s);
         const lst = last.get(l.impl);
         results.push({
-          impl: l.impl, median: med, min: mn, max: mx, spread: (mx - mn) / med, rounds: s, steps: steps.get(l.impl)!, workPerStep: l.work, warmupSeconds: l.warm,
+          impl: l.impl, median: med, min: mn, max: mx, spread: (mx - mn) / med, rounds: s, steps: steps.get(l.impl)!, workPerStep: l.work, ...l.warm,
           initialLoss: l.initialLoss, lastLoss: lst?.loss ?? null, ...(lst?.detail ? { detail: lst.detail } : {}), ...(l.note ? { note: l.note } : {}),
           peakRssMB: rss.ok && rss.kind === "rss" ? MB(rss.maxRssKB) : null,
           baseRssMB: baseRss.has(l.impl) ? MB(baseRss.get(l.impl)!) : null,
@@ -387,6 +397,7 @@ const main = async (): Promise<void> => {
   console.log(`seqgrad bench${quick ? " (--quick: small sizes, short rounds; not comparable with a full run)" : ""} — ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}, node ${process.version}`);
   console.log("throughput: median over interleaved rounds; min–max over rounds; 'seqgrad ÷' = seqgrad's median / that impl's (> 1: seqgrad faster)");
   console.log(`peak RSS: maxRSS of that implementation's own child process${quick ? " over the whole quick run (children are shared)" : ", fresh for each case group"}; base = RSS after its imports`);
+  console.log(`warm-up: at least two steps and ${warmupSeconds} s per implementation and case, before the rounds`);
   console.log(`faults/step: minor page faults per step (fresh memory pages)${opts.keepPages ? "; --keep-pages: every child runs with glibc keeping freed memory" : ""}`);
   if (torchMissing) console.log(`PyTorch: skipped — ${torchMissing}`);
   const infos: Record<string, Record<string, string>> = {};
@@ -422,6 +433,7 @@ const main = async (): Promise<void> => {
     command: recordedCommand(process.argv.slice(2)),
     quick,
     rounds,
+    warmupSeconds,
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "?", loadavgAtEnd: os.loadavg(), node: process.version, platform: `${os.platform()} ${os.arch()}` },
     implementations: infos,
     torchSkipped: torchMissing,

@@ -214,11 +214,19 @@ def main():
             if cmd == "setup":
                 w = msg["workload"]
                 runner = {"matmul": Matmul, "rnnlm": RnnLm, "gradcheck": Gradcheck}[w["kind"]](w)
+                # warm-up (allocator, first-call paths), one more step to settle, then more until the parent's
+                # warm-up time has passed (the same rule as bench/worker.ts)
                 t0 = time.perf_counter()
-                runner.step()  # warm-up (allocator, first-call paths), then one more to settle
-                warm = time.perf_counter() - t0
                 runner.step()
-                send({"ok": True, "kind": "setup", "initialLoss": runner.initial_loss, "warmupSeconds": warm, "note": runner.note})
+                first = time.perf_counter() - t0
+                steps = 1
+                while True:
+                    runner.step()
+                    steps += 1
+                    if time.perf_counter() - t0 >= msg["warmupSeconds"]:
+                        break
+                send({"ok": True, "kind": "setup", "initialLoss": runner.initial_loss, "firstStepSeconds": first,
+                      "warmupSeconds": time.perf_counter() - t0, "warmupSteps": steps, "note": runner.note})
             elif cmd == "round":
                 faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 t0 = time.perf_counter()

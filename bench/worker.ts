@@ -40,13 +40,21 @@ const main = async (): Promise<void> => {
           send({ ok: false, error: `skip: ${r.skip}` });
           return;
         }
-        // warm-up: the first step pays for compilation / jit tracing / allocator growth; a second settles JIT tiers
+        // warm-up: the first step pays for compilation / jit tracing; a second settles JIT tiers; the rest of
+        // the warm-up time lets the heap and the allocator reach their steady state
         const t0 = performance.now();
         await r.step();
-        const warm = (performance.now() - t0) / 1000;
-        await r.step();
+        const first = (performance.now() - t0) / 1000;
+        let steps = 1;
+        do {
+          await r.step();
+          steps++;
+        } while (performance.now() - t0 < msg.warmupSeconds * 1000);
         runner = r;
-        send({ ok: true, kind: "setup", initialLoss: r.initialLoss, ...(r.work !== undefined ? { work: r.work } : {}), warmupSeconds: warm, ...(r.note ? { note: r.note } : {}) });
+        send({
+          ok: true, kind: "setup", initialLoss: r.initialLoss, ...(r.work !== undefined ? { work: r.work } : {}),
+          firstStepSeconds: first, warmupSeconds: (performance.now() - t0) / 1000, warmupSteps: steps, ...(r.note ? { note: r.note } : {}),
+        });
       } else if (msg.cmd === "round") {
         if (!runner) throw new Error("round before setup");
         const faults0 = process.resourceUsage().minorPageFault;
