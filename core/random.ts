@@ -13,7 +13,7 @@
  * (V8 implements the transcendental ones in software, identically on every CPU).
  */
 import { ArgumentError, ShapeError, fmtShape } from "./errors.js";
-import { describe, normAxis, orThrow, sizeOf, validateShape, broadcastShapes, shapesEqual } from "./shape.js";
+import { describe, normAxis, optionsObject, orThrow, sizeOf, validateShape, broadcastShapes, shapesEqual } from "./shape.js";
 import { allocData, dataOf, fromData, isTensor, type Data, type DType, type Tensor } from "./tensor.js";
 import { broadcastIndex } from "./kernels.js";
 
@@ -145,11 +145,8 @@ const checkDType = (op: string, dtype: unknown): DType => {
   throw new ArgumentError(op, "dtype", `must be 'float32' or 'float64', got ${describe(dtype)}`);
 };
 
-const checkOptions = (op: string, opts: unknown): Record<string, unknown> => {
-  if (opts === undefined) return {};
-  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new ArgumentError(op, "options", `must be an object, got ${describe(opts)}`);
-  return opts as Record<string, unknown>;
-};
+const checkOptions = (op: string, opts: unknown, known: readonly string[]): Record<string, unknown> =>
+  opts === undefined ? {} : optionsObject(op, "options", opts, `{ ${known.join(", ")} }`, known);
 
 const finiteNumber = (op: string, name: string, v: unknown, dflt: number): number => {
   if (v === undefined) return dflt;
@@ -215,7 +212,7 @@ export const uniform = (key: Key, shape: readonly number[], options: UniformOpti
   const op = "uniform";
   expectKey(op, key);
   const s = orThrow(validateShape(op, shape));
-  const o = checkOptions(op, options);
+  const o = checkOptions(op, options, ["dtype", "low", "high"]);
   const dtype = checkDType(op, o.dtype);
   const low = finiteNumber(op, "low", o.low, 0);
   const high = finiteNumber(op, "high", o.high, 1);
@@ -319,7 +316,7 @@ export const normal = (key: Key, shape: readonly number[], options: NormalOption
   const op = "normal";
   expectKey(op, key);
   const s = orThrow(validateShape(op, shape));
-  const o = checkOptions(op, options);
+  const o = checkOptions(op, options, ["dtype", "mean", "std"]);
   const dtype = checkDType(op, o.dtype);
   const mean = finiteNumber(op, "mean", o.mean, 0);
   const std = finiteNumber(op, "std", o.std, 1);
@@ -374,7 +371,7 @@ export const categorical = (key: Key, logits: Tensor, options: { axis?: number }
   const op = "categorical";
   expectKey(op, key);
   if (!isTensor(logits)) throw new ArgumentError(op, "logits", `must be a Tensor of unnormalised log-probabilities, got ${describe(logits)}`);
-  const o = checkOptions(op, options);
+  const o = checkOptions(op, options, ["axis"]);
   if (logits.shape.length === 0) throw new ShapeError(op, [logits.shape], "logits must have at least one axis (the classes), got a scalar");
   const axis = orThrow(normAxis(op, (o.axis as number | undefined) ?? -1, logits.shape.length, logits.shape));
   const shape = logits.shape;

@@ -1,6 +1,6 @@
 /** Shapes, strides and NumPy broadcasting. Shape rules are pure and return `Either`; ops throw at the call site. */
 import * as E from "fp-ts/lib/Either.js";
-import { ShapeError, fmtShape, type Shape } from "./errors.js";
+import { ArgumentError, ShapeError, fmtShape, type Shape } from "./errors.js";
 
 export type { Shape };
 
@@ -55,6 +55,19 @@ export const describe = (v: unknown): string => {
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 20 ? v.slice(0, 20) + "…" : v)}`;
   if (typeof v === "object") return `an object (${(v as object).constructor?.name ?? "Object"})`;
   return typeof v;
+};
+
+/**
+ * Checks an options (or config) argument: a plain object, not null and not an array. With `known`, every key
+ * must be one of them too, since a misspelt option would otherwise be ignored without a word. `example` shows
+ * the expected form in the error (`{ dtype, shape }`).
+ */
+export const optionsObject = <T>(op: string, argument: string, v: unknown, example: string, known?: readonly string[]): T => {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new ArgumentError(op, argument, `must be an object like ${example}, got ${describe(v)}`);
+  if (known !== undefined)
+    for (const key of Object.keys(v))
+      if (!known.includes(key)) throw new ArgumentError(op, argument, `has an unknown key ${JSON.stringify(key)}; known: ${known.join(", ")}`);
+  return v as T;
 };
 
 /** NumPy broadcasting of two shapes. */

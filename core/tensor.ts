@@ -5,7 +5,7 @@
  */
 
 import { ArgumentError, ShapeError, fmtShape } from "./errors.js";
-import { MAX_ELEMENTS, orThrow, sizeOf, validateShape, describe, type Shape } from "./shape.js";
+import { MAX_ELEMENTS, orThrow, sizeOf, validateShape, describe, optionsObject, type Shape } from "./shape.js";
 import { hintAllocator } from "./allocator.js";
 
 hintAllocator(); // once per process, before the first tensor: see core/allocator.ts
@@ -186,7 +186,8 @@ const INT_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16
  */
 export function tensor(values: NestedArray | Data | Tensor | ArrayLike<number>, options: TensorOptions = {}): Tensor {
   const op = "tensor";
-  if (options === null || typeof options !== "object") throw new ArgumentError(op, "options", `must be an object like { dtype, shape }, got ${describe(options)}`);
+  // the shape goes in the options: tensor(values, [2, 3]) (TensorFlow.js's form) would otherwise make a 1-D tensor
+  optionsObject(op, "options", options, "{ shape: [2, 3], dtype: 'float32' }", ["dtype", "shape"]);
   let flat: ArrayLike<number>;
   let inferred: number[];
   let dtype: DType;

@@ -9,7 +9,7 @@
  * and the weights are shared by all steps and never copied per step.
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
-import { describe, type Shape } from "../core/shape.js";
+import { describe, optionsObject, type Shape } from "../core/shape.js";
 import { allocData, dataOf, fromData, isTensor, tensor, type DType, type NestedArray, type Tensor } from "../core/tensor.js";
 import { concat, reshape, slice, stack, where } from "../autograd/index.js";
 import { checkpoint } from "../autograd/remat.js";
@@ -141,7 +141,7 @@ const noteStep = Symbol("seqgrad.scanStep");
  */
 export function scan<C, X, Y>(step: StepFn<C, X, Y>, carry0: C, xs: X, options: ScanOptions = {}): [C, Y] {
   if (typeof step !== "function") throw new ArgumentError("scan", "step", `must be a function (carry, x) => [carry, y], got ${describe(step)}`);
-  if (options === null || typeof options !== "object") throw new ArgumentError("scan", "options", `must be an object like { mask, reverse }, got ${describe(options)}`);
+  optionsObject("scan", "options", options, "{ mask, reverse }", ["mask", "reverse", "checkpointEvery"]);
   assertTensorTree("scan", "carry0", carry0);
   assertTensorTree("scan", "xs", xs);
   const xf = flatten(xs as Tree);

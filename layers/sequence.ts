@@ -10,7 +10,7 @@
  * With a `[T, B]` mask (1 = real step, 0 = padding), padded steps keep the carry and output 0, in every layer.
  */
 import { ArgumentError, ShapeError, fmtShape } from "../core/errors.js";
-import { describe } from "../core/shape.js";
+import { describe, optionsObject } from "../core/shape.js";
 import { isTensor, type DType, type Tensor } from "../core/tensor.js";
 import { splitKey, type Key } from "../core/random.js";
 import { add, concat } from "../autograd/index.js";
@@ -52,8 +52,7 @@ const expectXs = (op: string, xs: unknown): Tensor => {
 };
 
 const expectOptions = (op: string, options: unknown): SequenceApplyOptions => {
-  if (options === null || typeof options !== "object") throw new ArgumentError(op, "options", `must be an object like { mask, carry0 }, got ${describe(options)}`);
-  return options as SequenceApplyOptions;
+  return optionsObject(op, "options", options, "{ mask, carry0 }");
 };
 
 /** Options of `rnn`. */

@@ -13,7 +13,7 @@
  * record of pure functions over a parameter tree `{ embed, rnn, out }`.
  */
 import { ArgumentError } from "../core/errors.js";
-import { describe } from "../core/shape.js";
+import { describe, optionsObject } from "../core/shape.js";
 import { allocData, dataOf, fromData, isTensor, type DType, type Tensor } from "../core/tensor.js";
 import { splitKey, type Key } from "../core/random.js";
 import { concat, div, expandDims, gather, max, mean, reshape, sigmoid, sum, where } from "../autograd/index.js";
@@ -150,7 +150,7 @@ const labelTensor = (op: string, examples: readonly LabelledText[], dtype: DType
 export const createClassifier = (vocab: Vocabulary, config: ClassifierConfig): Classifier => {
   const op = "createClassifier";
   if (!(vocab instanceof Vocabulary)) throw new ArgumentError(op, "vocab", `must be a Vocabulary (Vocabulary.build(...)), got ${describe(vocab)}`);
-  if (config === null || typeof config !== "object") throw new ArgumentError(op, "config", `must be an object like { cell: 'gru', hidden: 32 }, got ${describe(config)}`);
+  optionsObject(op, "config", config, "{ cell: 'gru', hidden: 32 }");
   const cell = resolveCell(op, config.cell);
   const H = posInt(op, "config.hidden", config.hidden);
   const embedDim = posInt(op, "config.embedDim", config.embedDim ?? 32);

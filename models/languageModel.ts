@@ -12,7 +12,7 @@
  * (one step at a time) and `sample`. `bindLanguageModel(model, params)` gives the same with params fixed.
  */
 import { ArgumentError } from "../core/errors.js";
-import { describe } from "../core/shape.js";
+import { describe, optionsObject } from "../core/shape.js";
 import { allocData, dataOf, fromData, zeros, type DType, type Tensor } from "../core/tensor.js";
 import { categorical, foldIn, splitKey, type Key } from "../core/random.js";
 import { concat, div, gather, logSoftmax, neg, reshape, sum } from "../autograd/index.js";
@@ -178,7 +178,7 @@ const posInt = (op: string, name: string, v: unknown, min = 1): number => {
 export const createLanguageModel = (vocab: Vocabulary, config: LanguageModelConfig): LanguageModel => {
   const op = "createLanguageModel";
   if (!(vocab instanceof Vocabulary)) throw new ArgumentError(op, "vocab", `must be a Vocabulary (Vocabulary.build(...)), got ${describe(vocab)}`);
-  if (config === null || typeof config !== "object") throw new ArgumentError(op, "config", `must be an object like { cell: 'lstm', hidden: 64 }, got ${describe(config)}`);
+  optionsObject(op, "config", config, "{ cell: 'lstm', hidden: 64 }");
   const input = config.input ?? "onehot";
   if (input !== "onehot" && input !== "embedding") throw new ArgumentError(op, "config.input", `must be 'onehot' or 'embedding', got ${describe(input)}`);
   const startMode = config.start ?? "zeros";

@@ -18,7 +18,7 @@
  * so they can be tested on hand-built distributions.
  */
 import { ArgumentError } from "../core/errors.js";
-import { describe } from "../core/shape.js";
+import { describe, optionsObject } from "../core/shape.js";
 import { allocData, dataOf, fromData, type DType, type Tensor } from "../core/tensor.js";
 import { splitKey, type Key } from "../core/random.js";
 import { concat, div, gather, logSoftmax, matmul, reshape, softmax, tanh, transpose, where } from "../autograd/index.js";
@@ -361,7 +361,7 @@ export const createSeq2Seq = (sourceVocab: Vocabulary, targetVocab: Vocabulary, 
   const op = "createSeq2Seq";
   if (!(sourceVocab instanceof Vocabulary)) throw new ArgumentError(op, "sourceVocab", `must be a Vocabulary, got ${describe(sourceVocab)}`);
   if (!(targetVocab instanceof Vocabulary)) throw new ArgumentError(op, "targetVocab", `must be a Vocabulary, got ${describe(targetVocab)}`);
-  if (config === null || typeof config !== "object") throw new ArgumentError(op, "config", `must be an object like { hidden: 128 }, got ${describe(config)}`);
+  optionsObject(op, "config", config, "{ hidden: 128 }");
   const H = posInt(op, "config.hidden", config.hidden);
   const He = posInt(op, "config.encoderHidden", config.encoderHidden ?? H);
   const De = posInt(op, "config.embedDim", config.embedDim ?? 32);

@@ -12,7 +12,7 @@
  * unknown word in each context is. A model is a record of pure functions over `{ embed, rnn, out }`.
  */
 import { ArgumentError } from "../core/errors.js";
-import { describe } from "../core/shape.js";
+import { describe, optionsObject } from "../core/shape.js";
 import { allocData, dataOf, fromData, type DType, type Tensor } from "../core/tensor.js";
 import { foldIn, randomBits, randomKey, splitKey, type Key } from "../core/random.js";
 import { concat, div, gather, reshape, sigmoid, sum, where } from "../autograd/index.js";
@@ -141,7 +141,7 @@ const checkSentence = (op: string, s: unknown, i: number, withTags: boolean): re
 export const createTagger = (vocab: Vocabulary, config: TaggerConfig): Tagger => {
   const op = "createTagger";
   if (!(vocab instanceof Vocabulary)) throw new ArgumentError(op, "vocab", `must be a Vocabulary (taggerVocabulary(...)), got ${describe(vocab)}`);
-  if (config === null || typeof config !== "object") throw new ArgumentError(op, "config", `must be an object like { cell: 'gru', hidden: 32 }, got ${describe(config)}`);
+  optionsObject(op, "config", config, "{ cell: 'gru', hidden: 32 }");
   const cell = resolveCell(op, config.cell);
   const H = posInt(op, "config.hidden", config.hidden);
   const embedDim = posInt(op, "config.embedDim", config.embedDim ?? 32);

@@ -13,7 +13,7 @@
  * the key) is JSON in the metadata under `train.state`, beside whatever the caller adds (vocabulary, config).
  */
 import { ArgumentError } from "../core/errors.js";
-import { describe } from "../core/shape.js";
+import { describe, optionsObject } from "../core/shape.js";
 import type { Tensor } from "../core/tensor.js";
 import { foldIn, isKey, type Key } from "../core/random.js";
 import { valueAndGrad } from "../autograd/transforms.js";
@@ -237,7 +237,7 @@ const positiveInt = (name: string, v: unknown, min = 1): number => {
  */
 export const train = async <P extends object, S, B>(options: TrainOptions<P, S, B>): Promise<TrainResult<P, S>> => {
   const o = options;
-  if (o === null || typeof o !== "object") throw new ArgumentError("train", "options", `must be an object, got ${describe(o)}`);
+  optionsObject("train", "options", o, "{ epochs, learningRate }");
   if (!isKey(o.key)) throw new ArgumentError("train", "key", `must be a PRNG key from randomKey(seed), got ${describe(o.key)}`);
   if (typeof o.lossFn !== "function") throw new ArgumentError("train", "lossFn", `must be a function (params, batch, key) => scalar Tensor, got ${describe(o.lossFn)}`);
   if (o.optimizer === null || typeof o.optimizer !== "object" || typeof o.optimizer.update !== "function")

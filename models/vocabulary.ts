@@ -81,7 +81,7 @@ const isLevel = (x: unknown): x is VocabularyLevel => x === "char" || x === "wor
 /** Checks options, collecting the first problem as a VocabularyError. */
 const checkOptions = (op: string, opts: unknown): E.Either<VocabularyError, Required<Omit<VocabularyOptions, "maxSize">> & { maxSize: number }> => {
   const bad = (arg: string, detail: string) => E.left(new VocabularyError("bad-option", op, arg, detail));
-  if (opts === null || typeof opts !== "object") return bad("options", `must be an object like { level: 'char' }, got ${describe(opts)}`);
+  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) return bad("options", `must be an object like { level: 'char' }, got ${describe(opts)}`);
   const o = opts as Record<string, unknown>;
   if (!isLevel(o.level)) return bad("options.level", `must be 'char' or 'word', got ${describe(o.level)}`);
   const minCount = o.minCount ?? 1;

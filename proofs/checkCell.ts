@@ -20,6 +20,7 @@
  * suites print them in one table; a check whose code throws fails with the error's message.
  */
 import { ArgumentError } from "../core/errors.js";
+import { optionsObject } from "../core/shape.js";
 import { isTensor, tensor, type DType, type Tensor } from "../core/tensor.js";
 import { normal, randomKey, splitKey, type Key } from "../core/random.js";
 import { add, div, gather, grad, mul, slice, squeeze, stack, sub, sum, valueAndGrad } from "../autograd/index.js";
@@ -229,7 +230,7 @@ export const maskPattern = (T: number, B: number): number[][] =>
 export function checkCell(cell: Cell<any, any, any>, opts: CheckCellOptions = {}): CellReport {
   const op = opts.label ? `checkCell(${opts.label})` : "checkCell";
   assertCell(op, cell);
-  if (opts === null || typeof opts !== "object") throw new ArgumentError(op, "opts", `must be an object, got ${String(opts)}`);
+  optionsObject(op, "opts", opts, "{ inputSize, hiddenSize }");
   const D = intOpt(op, "inputSize", opts.inputSize, 3, 1);
   const H = intOpt(op, "hiddenSize", opts.hiddenSize, 4, 1);
   const B = intOpt(op, "batch", opts.batch, 2, 1);

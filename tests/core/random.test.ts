@@ -125,6 +125,13 @@ describe("keys", () => {
     expect(() => splitKey(5 as unknown as Key)).toThrow(/splitKey: key must be a PRNG key .*randomKey\(5\)/);
     expect(() => uniform([0, 1] as unknown as Key, [2])).toThrow(/uniform: key must be a PRNG key/);
   });
+
+  it("refuses misspelt options and a bare array where the options go", () => {
+    const k = randomKey(0);
+    expect(() => normal(k, [2], { stddev: 2 } as never)).toThrow('normal: options has an unknown key "stddev"; known: dtype, mean, std');
+    expect(() => uniform(k, [2], [0, 1] as never)).toThrow("uniform: options must be an object like { dtype, low, high }, got an array of length 2");
+    expect(normal(k, [2], { std: 2 }).shape).toEqual([2]);
+  });
 });
 
 describe("uniform", () => {

@@ -87,6 +87,15 @@ describe("tensor()", () => {
     expect(() => tensor([1], null as never)).toThrow(/tensor: options must be an object/);
   });
 
+  it("refuses a bare shape where the options go, and misspelt options, instead of ignoring them", () => {
+    // TensorFlow.js's tf.tensor(values, shape): taken as options, the shape would be dropped and the tensor 1-D
+    const flat = new Float32Array(6);
+    expect(() => tensor(flat, [2, 3] as never)).toThrow("tensor: options must be an object like { shape: [2, 3], dtype: 'float32' }, got an array of length 2");
+    expect(() => tensor(flat, { shap: [2, 3] } as never)).toThrow('tensor: options has an unknown key "shap"; known: dtype, shape');
+    expect(tensor(flat, { shape: [2, 3] }).shape).toEqual([2, 3]);
+    expect(tensor(flat, { shape: [2, 3], dtype: undefined }).dtype).toBe("float32");
+  });
+
   it("survives very deep nesting without overflowing the stack", () => {
     let v: NestedArray = 1;
     for (let i = 0; i < 20_000; i++) v = [v];

@@ -165,6 +165,12 @@ const maxAbs = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, M
 describe("scan errors", () => {
   const xs = f64([[[1]], [[2]], [[3]]]);
 
+  it("refuses a misspelt option instead of ignoring it", () => {
+    const step = (c: Tensor, x: Tensor) => [add(c, x), c] as const;
+    expect(() => scan(step, zeros([1, 1], "float64"), xs, { reversed: true } as never)).toThrow('scan: options has an unknown key "reversed"; known: mask, reverse, checkpointEvery');
+    expect(() => scan(step, zeros([1, 1], "float64"), xs, [] as never)).toThrow("scan: options must be an object like { mask, reverse }, got an array of length 0");
+  });
+
   it("names the time step when the step changes the carry's structure, shape or dtype", () => {
     expect(() => scan((c: any, x: Tensor) => [{ a: c }, x] as const, zeros([1, 1], "float64"), xs)).toThrow(TreeMismatchError);
     expect(() => scan((c: any, x: Tensor) => [{ a: c }, x] as const, zeros([1, 1], "float64"), xs)).toThrow(/carry at time step 0/);

@@ -108,6 +108,7 @@ describe("createClassifier", () => {
     const noDrop = createClassifier(vocab, { cell: "gru", hidden: 6, embedDim: 6 });
     expect(noDrop.loss(p, b, k).item()).toBe(plain);
     expect(() => createClassifier(vocab, { cell: "gru", hidden: 2, dropout: 1 })).toThrow(/config.dropout/);
+    expect(() => createClassifier(vocab, ["gru", 2] as never)).toThrow("createClassifier: config must be an object like { cell: 'gru', hidden: 32 }, got an array of length 2");
   });
 
   it("cuts texts to maxLength tokens and encodes an empty text as one <unk>", () => {
