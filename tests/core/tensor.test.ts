@@ -272,6 +272,26 @@ describe("scratch buffers (withScratchBuffers)", () => {
     expect(c).not.toBe(src);
   });
 
+  it("copies large arrays bit for bit into a buffer of their own (the path that skips zeroing it in Node)", () => {
+    for (const n of [8192, 8193, 100_003]) {
+      const bits = new Uint32Array(n);
+      for (let i = 0; i < n; i++) bits[i] = (Math.imul(i + 1, 2654435761) >>> 0) | 0x7f800001 * (i % 7 === 0 ? 1 : 0); // NaN payloads too
+      const src32 = new Float32Array(bits.buffer);
+      const src64 = new Float64Array(n).map((_, i) => (i % 5 === 0 ? -0 : i / 3));
+      for (const src of [src32, src64]) {
+        // a dirty heap first, so that an unzeroed buffer would show what it held if the copy missed a byte
+        for (let k = 0; k < 4; k++) new Uint8Array(src.byteLength).fill(0xa5);
+        const c = copyData(src);
+        expect(c.constructor).toBe(src.constructor);
+        expect(c.byteOffset).toBe(0);
+        expect(c.buffer.byteLength).toBe(src.byteLength);
+        expect(c.buffer).not.toBe(src.buffer);
+        const got = new Uint8Array(c.buffer), want = new Uint8Array(src.buffer);
+        expect(got.findIndex((v, i) => v !== want[i])).toBe(-1);
+      }
+    }
+  });
+
   it("ends the scope when f throws, and nests", () => {
     expect(() => withScratchBuffers(() => { throw new Error("boom"); })).toThrow("boom");
     expect(allocData("float64", 100).byteOffset).toBe(0);
