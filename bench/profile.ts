@@ -20,13 +20,14 @@ const opts = new Command()
   .option("--cell <cell>", "lstm | gru | rnn", "lstm")
   .option("--H <n>", "hidden size", "128")
   .option("--T <n>", "time steps", "64")
-  .option("--steps <n>", "profiled training steps (after one warm-up step)", "4")
+  .option("--steps <n>", "profiled training steps (after the warm-up)", "4")
+  .option("--warmup <seconds>", "unprofiled warm-up: at least two steps and this long (as in npm run bench)", "2")
   .option("--api <api>", "library (cells, scan, sequenceLoss, sgd) | raw (raw ops)", "library")
   .option("--top <n>", "how many functions to list", "25")
   .option("--callers <fn>", "also list the call paths (4 frames up) that spend self time in this function")
   .option("--child", "internal: run in the compiled copy", false)
   .parse()
-  .opts<{ cell: string; H: string; T: string; steps: string; api: string; top: string; callers?: string; child: boolean }>();
+  .opts<{ cell: string; H: string; T: string; steps: string; warmup: string; api: string; top: string; callers?: string; child: boolean }>();
 
 const workload: RnnLmWorkload = { kind: "rnnlm", cell: opts.cell as CellKind, V: 64, H: Number(opts.H), B: 32, T: Number(opts.T), lr: 1e-3 };
 
@@ -199,8 +200,11 @@ const main = async (): Promise<void> => {
   const peers = (await import("./peers/seqgrad.js")) as { seqgradPeer: Peer; seqgradRawPeer: Peer };
   const r = await (opts.api === "raw" ? peers.seqgradRawPeer : peers.seqgradPeer)(workload);
   if ("skip" in r) throw new Error(r.skip);
-  await r.step(); // warm-up: JIT tiers, allocator, wasm instantiation
+  // warm-up: JIT tiers, wasm instantiation, then the heap and allocator growth of a fresh process
+  const w0 = performance.now();
   await r.step();
+  do await r.step();
+  while (performance.now() - w0 < Number(opts.warmup) * 1000);
   const steps = Number(opts.steps);
   const session = new Session();
   session.connect();

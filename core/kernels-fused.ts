@@ -255,30 +255,6 @@ export function rowsWithOne(parts: readonly Data[], widths: readonly number[], B
   return y;
 }
 
-/**
- * `concat(parts, 0)ᵀ` in one pass: parts `[R_i, M]` give `[M, Σ R_i]`, each part written as a column block,
- * for `Σ a_iᵀ b_i` as one product. Blocks of 16 columns: the reads of a block (one cache line per row) stay
- * in L1 while its 16 output rows are written contiguously.
- */
-export function transposeConcatRows(parts: readonly Data[], M: number, dtype: DType): Data {
-  let R = 0;
-  for (const p of parts) R += p.length / M;
-  const y = allocData(dtype, M * R);
-  let off = 0;
-  for (const p of parts) {
-    const rows = p.length / M;
-    for (let j0 = 0; j0 < M; j0 += 16) {
-      const j1 = Math.min(j0 + 16, M);
-      for (let j = j0; j < j1; j++) {
-        const dst = j * R + off;
-        for (let r = 0; r < rows; r++) y[dst + r] = p[r * M + j]!;
-      }
-    }
-    off += rows;
-  }
-  return y;
-}
-
 /** `relu` in place on a buffer the caller just allocated (NaN stays NaN, as the unary kernel). */
 export function reluInPlace(c: Data): void {
   for (let i = 0; i < c.length; i++) {

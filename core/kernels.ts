@@ -5,7 +5,8 @@
  */
 import { allocData, type Data, type DType } from "./tensor.js";
 import { sizeOf, stridesOf, shapesEqual, type Shape } from "./shape.js";
-import { matmulPrefersWasm, matmulWasm, matmulWasmStart } from "./wasm/backend.js";
+import { matmulPrefersWasm, matmulWasm, matmulWasmStart, operandData, type Operand } from "./wasm/backend.js";
+export type { Operand } from "./wasm/backend.js";
 import { binaryPrefersWasm, binaryWasm, unaryPrefersWasm, unaryWasm, type BinaryLayout, type WasmBinaryOp } from "./wasm/elementwise.js";
 
 export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "abs" | "sign" | "step" | "square" | "reciprocal" | "log1p" | "isFinite";
@@ -587,31 +588,39 @@ export function scatterAdd(dy: Data, shape: Shape, idx: Int32Array, axis: number
  * is loaded and the problem is big enough to pay for copying (see core/wasm/backend.ts), else matmulRef.
  * `reuseB`: `b` is an immutable operand cached by the caller and passed again (a weight at every time
  * step), which the WebAssembly kernel may keep packed between calls; never set it for a buffer that is
- * written afterwards.
+ * written afterwards. An operand may come as row blocks that stack to it (`Operand`), and `transA` says A's
+ * batches are stored transposed, [K, M]: the WebAssembly kernel reads both as they are, with no copy made to
+ * rearrange them, and gives the very sums of the rearranged operands.
  */
 export function matmul(
-  a: Data, b: Data, M: number, K: number, N: number,
-  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType, reuseB = false,
+  a: Operand, b: Operand, M: number, K: number, N: number,
+  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType, reuseB = false, transA = false,
 ): Data {
   if (matmulPrefersWasm(batches * M * K * N)) {
-    const c = matmulWasm(a, b, M, K, N, batches, aBatch, bBatch, dtype, reuseB);
+    const c = matmulWasm(a, b, M, K, N, batches, aBatch, bBatch, dtype, reuseB, transA);
     if (c) return c;
   }
-  return matmulRef(a, b, M, K, N, batches, aBatch, bBatch, dtype);
+  return matmulRef(rowMajorA(a, M, K, transA, dtype), operandData(b, dtype), M, K, N, batches, aBatch, bBatch, dtype);
+}
+
+/** A's batches row-major, [*, M, K]: as given, or transposed from [*, K, M] when `transA`. */
+function rowMajorA(a: Operand, M: number, K: number, transA: boolean, dtype: DType): Data {
+  const d = operandData(a, dtype);
+  return transA && d.length > 0 ? transpose(d, [d.length / (M * K), K, M], [0, 2, 1], dtype) : d;
 }
 
 /**
- * C = A @ B (A [M, K], B [K, N]) begun now and read later with `result()`: where the WebAssembly kernels have a
- * free second thread it runs there while this thread goes on (core/wasm/backend.ts matmulWasmStart); anywhere
- * else it is computed here, now. Either way the result is exactly `matmul`'s.
+ * C = A @ B (A [M, K], or [K, M] when `transA`; B [K, N]) begun now and read later with `result()`: where the
+ * WebAssembly kernels have a free second thread it runs there while this thread goes on (core/wasm/backend.ts
+ * matmulWasmStart); anywhere else it is computed here, now. Either way the result is exactly `matmul`'s.
  */
-export function matmulLater(a: Data, b: Data, M: number, K: number, N: number, dtype: DType): { result(): Data } {
+export function matmulLater(a: Operand, b: Operand, M: number, K: number, N: number, dtype: DType, transA = false): { result(): Data } {
   const one = new Int32Array(1);
   if (matmulPrefersWasm(M * K * N)) {
-    const s = matmulWasmStart(a, b, M, K, N, dtype);
-    if (s) return { result: () => s.result() ?? matmulRef(a, b, M, K, N, 1, one, one, dtype) };
+    const s = matmulWasmStart(a, b, M, K, N, dtype, transA);
+    if (s) return { result: () => s.result() ?? matmulRef(rowMajorA(a, M, K, transA, dtype), operandData(b, dtype), M, K, N, 1, one, one, dtype) };
   }
-  const c = matmul(a, b, M, K, N, 1, one, one, dtype);
+  const c = matmul(a, b, M, K, N, 1, one, one, dtype, false, transA);
   return { result: () => c };
 }
 

@@ -1,6 +1,5 @@
 /** Batched matrix multiplication with broadcasting over leading dimensions. */
 import * as K from "../../core/kernels.js";
-import * as KF from "../../core/kernels-fused.js";
 import { ShapeError, fmtShape } from "../../core/errors.js";
 import { MAX_ELEMENTS, broadcastShapes, orThrow, sizeOf, stridesOf, type Shape } from "../../core/shape.js";
 import { allocData, dataOf, fromData, type Data, type Tensor } from "../../core/tensor.js";
@@ -71,12 +70,12 @@ export const matmulRules = {
       const batches = sizeOf(outB);
       // zero-size output: skip the batch maps, which would be as long as a possibly huge batch count
       if (batches * M * N === 0) return fromData(allocData(a!.dtype, 0), [...outB, M, N], a!.dtype);
-      const A = transA ? swappedData(a!, false) : dataOf(a!);
       // a 2-D B is almost always a weight reused at every time step: keep its transpose, and let the kernel
-      // keep it packed (a tensor's data and the cached transpose are immutable, so that is sound)
+      // keep it packed (a tensor's data and the cached transpose are immutable, so that is sound); a
+      // transposed A the kernel reads as it is stored
       const keepB = b!.shape.length === 2;
       const B = transB ? swappedData(b!, keepB) : dataOf(b!);
-      const data = K.matmul(A, B, M, Kd, N, batches, batchMap(outB, aB), batchMap(outB, bB), a!.dtype, keepB);
+      const data = K.matmul(dataOf(a!), B, M, Kd, N, batches, batchMap(outB, aB), batchMap(outB, bB), a!.dtype, keepB, transA);
       return fromData(data, [...outB, M, N], a!.dtype);
     },
     vjp: (dy, [a, b], _y, { transA, transB }, n) => {
@@ -116,10 +115,10 @@ export const matmulRules = {
 
 const ONE = new Int32Array(1);
 
-type Product = (a: Data, b: Data, M: number, inner: number, N: number, dtype: Tensor["dtype"]) => { result(): Data };
+type Product = (a: K.Operand, b: K.Operand, M: number, inner: number, N: number, dtype: Tensor["dtype"], transA: boolean) => { result(): Data };
 /** A product begun (K.matmulLater) or computed here and now (`productNow`, with both threads where a split pays). */
-const productNow: Product = (a, b, M, inner, N, dt) => {
-  const c = K.matmul(a, b, M, inner, N, 1, ONE, ONE, dt);
+const productNow: Product = (a, b, M, inner, N, dt, transA) => {
+  const c = K.matmul(a, b, M, inner, N, 1, ONE, ONE, dt, false, transA);
   return { result: () => c };
 };
 
@@ -137,11 +136,9 @@ export const outerSumBegin = (as: readonly Tensor[], bs: readonly Tensor[], prod
   // a column on either side (a bias's dzᵀ 1): a weighted sum of rows, no concatenated copy, no product to pack
   if (N === 1) return now(K.outerSumColumn(as.map(dataOf), bs.map(dataOf), M, dt));
   if (M === 1) return now(K.outerSumColumn(bs.map(dataOf), as.map(dataOf), N, dt));
-  const rows = (ts: readonly Tensor[], w: number) => (n === 1 ? dataOf(ts[0]!) : K.concat(ts.map(dataOf), ts.map((t) => t.shape), 0, [R, w], dt));
-  // transpose whichever side moves fewer elements: the a's (R·M), or the b's and the result ((Bᵀ A)ᵀ, R·N + M·N)
-  if (R * N + M * N >= R * M) return product(KF.transposeConcatRows(as.map(dataOf), M, dt), rows(bs, N), M, R, N, dt);
-  const Ct = product(KF.transposeConcatRows(bs.map(dataOf), N, dt), rows(as, M), N, R, M, dt);
-  return { result: () => K.transpose(Ct.result(), [N, M], [1, 0], dt) };
+  // C = Aᵀ B with A the a's stacked [R, M] and B the b's stacked [R, N]: the kernels take the terms as row blocks
+  // and read A transposed as it is stored, so neither a concatenated nor a transposed copy is made here
+  return product(as.map(dataOf), bs.map(dataOf), M, R, N, dt, true);
 };
 
 /**

@@ -33,14 +33,43 @@ import {
 type PartFn = (
   a: number, b: number, c: number, M: number, K: number, N: number, batches: number,
   aMap: number, bMap: number, work: number, i0: number, i1: number, j0: number, j1: number, packedB: number, skip: number,
+  transA: number,
 ) => number | undefined;
+
+/**
+ * A matmul operand as the kernels take it: one buffer, or row blocks that stack in order to the operand
+ * (`concat(parts, 0)`, copied into linear memory block by block with no concatenated copy in between).
+ */
+export type Operand = Data | readonly Data[];
+
+/** How many values an operand holds. */
+export const operandLength = (x: Operand): number => {
+  if (!Array.isArray(x)) return (x as Data).length;
+  let n = 0;
+  for (const p of x as readonly Data[]) n += p.length;
+  return n;
+};
+
+/** The operand as one buffer: itself, or its blocks concatenated (for code that needs one array). */
+export const operandData = (x: Operand, dtype: DType): Data => {
+  if (!Array.isArray(x)) return x as Data;
+  const parts = x as readonly Data[];
+  if (parts.length === 1) return parts[0]!;
+  const out = allocData(dtype, operandLength(parts));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
 
 interface KernelExports {
   heapBase(): number;
   workBytesF32(): number;
   workBytesF64(): number;
   matmulPartF32: PartFn;
-  /** Takes no packedB or skip (float64 always packs B itself and never skips); extra arguments are ignored. */
+  /** Ignores packedB and skip (float64 always packs B itself and never skips). */
   matmulPartF64: PartFn;
   /** Returns 1 when every value it packed is finite. */
   packB32(dst: number, b: number, ldb: number, kc: number, nc: number): number;
@@ -371,8 +400,8 @@ const CTRL_DONE = 1;
 const CTRL_FAILED = 2;
 const CTRL_READY = 3;
 const CTRL_ARGS = 2; // Float64 index (byte 16)
-/** Float64 slots after the Int32 header: dtype bits, 16 arguments, the helper's ms, the result. */
-const CTRL_SLOTS = 19;
+/** Float64 slots after the Int32 header: dtype bits, 17 arguments, the helper's ms, the result. */
+const CTRL_SLOTS = 20;
 /** Longest wait for the helper before the caller computes the helper's part itself and stops using it. */
 const HELPER_TIMEOUT_MS = 60_000;
 
@@ -391,7 +420,7 @@ for (;;) {
   let failed = 0;
   const t0 = performance.now();
   try {
-    a[${CTRL_SLOTS - 1}] = (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16]) ?? 0;
+    a[${CTRL_SLOTS - 1}] = (a[0] === 32 ? k.matmulPartF32 : k.matmulPartF64)(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17]) ?? 0;
   } catch (e) {
     failed = 1;
   }
@@ -649,6 +678,20 @@ function view(buf: ArrayBufferLike, ptr: number, n: number, dtype: DType): Data 
   return dtype === "float32" ? new Float32Array(buf, ptr, n) : new Float64Array(buf, ptr, n);
 }
 
+/** Copies an operand into linear memory at byte `ptr`, block after block. */
+function put(buf: ArrayBufferLike, ptr: number, x: Operand, dtype: DType): void {
+  const n = operandLength(x);
+  const to = view(buf, ptr, n, dtype);
+  if (!Array.isArray(x)) to.set(x as Data);
+  else {
+    let at = 0;
+    for (const p of x as readonly Data[]) {
+      to.set(p, at);
+      at += p.length;
+    }
+  }
+}
+
 /** Whether batch b uses A batch b and every batch the same B batch, with A's batches starting at 0. */
 function foldsIntoRows(aBatch: Int32Array, bBatch: Int32Array, batches: number): boolean {
   const b0 = bBatch[0];
@@ -661,10 +704,12 @@ function foldsIntoRows(aBatch: Int32Array, bBatch: Int32Array, batches: number):
  * returns null when the kernels are unavailable or the problem does not fit in linear memory. `reuseB`:
  * the caller promises `b` is never written again and will be passed again (a cached weight operand), so
  * a float32 B of one [K, N] matrix is packed once into resident memory and reused by later calls.
+ * `transA`: each A batch is stored transposed, [K, M] row-major (C = Aᵀ B with A as stored); the kernel packs
+ * the same panels from it, so C is bit for bit the product with a transposed copy.
  */
 export function matmulWasm(
-  a: Data, b: Data, M: number, K: number, N: number,
-  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType, reuseB = false,
+  a: Operand, b: Operand, M: number, K: number, N: number,
+  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType, reuseB = false, transA = false,
 ): Data | null {
   const e = load();
   if (!e) return null;
@@ -678,11 +723,12 @@ export function matmulWasm(
   // a product begun with matmulWasmStart keeps the helper (and its arena) until it is read
   const split = e.shared && getKernelThreads() === 2 && work >= splitMinWork && inFlight === null && splitPays(work);
   const { work0, work1, region } = areas(e);
-  const keep = reuseB && f32 && b.length === K * N && M > 0 && N > 0;
-  const hit = keep ? residentOf(e, b, K, N) : undefined;
+  const aLen = operandLength(a), bLen = operandLength(b);
+  const keep = reuseB && f32 && !Array.isArray(b) && bLen === K * N && M > 0 && N > 0;
+  const hit = keep ? residentOf(e, b as Data, K, N) : undefined;
   const aPtr = alignUp(inFlight?.end ?? region + WASM_RESIDENT_BYTES);
-  const bPtr = alignUp(aPtr + a.length * bytesPer);
-  const cPtr = alignUp(bPtr + (hit ? 0 : b.length * bytesPer));
+  const bPtr = alignUp(aPtr + aLen * bytesPer);
+  const cPtr = alignUp(bPtr + (hit ? 0 : bLen * bytesPer));
   const aMapPtr = alignUp(cPtr + cLen * bytesPer);
   const bMapPtr = alignUp(aMapPtr + batches * 4);
   const end = bMapPtr + batches * 4;
@@ -690,13 +736,13 @@ export function matmulWasm(
   const buf = e.memory.buffer;
   let packed = hit?.ptr ?? 0;
   let finite = hit?.finite ?? true;
-  view(buf, aPtr, a.length, dtype).set(a);
-  if (!hit) view(buf, bPtr, b.length, dtype).set(b);
+  put(buf, aPtr, a, dtype);
+  if (!hit) put(buf, bPtr, b, dtype);
   if (keep && !hit) {
     const ptr = residentSlot(e, region, K, N);
     if (ptr >= 0) {
       for (let pc = 0; pc < K; pc += KC32) finite = k.packB32(ptr + pc * (N + NR32 - 1) * 4, bPtr + pc * N * 4, N, Math.min(KC32, K - pc), N) === 1 && finite;
-      resident.set(b, { engine: e, epoch: residentEpoch, ptr, K, N, finite });
+      resident.set(b as Data, { engine: e, epoch: residentEpoch, ptr, K, N, finite });
       residentPacks++;
       packed = ptr;
     }
@@ -704,10 +750,11 @@ export function matmulWasm(
   new Int32Array(buf, aMapPtr, batches).set(aBatch.subarray(0, batches));
   new Int32Array(buf, bMapPtr, batches).set(bBatch.subarray(0, batches));
   // [..., M, K] @ [K, N] (every batch of A, in order, against one B) is one [batches·M, K] @ [K, N]:
-  // B is packed once and the micro-kernel runs on taller panels. Each entry's sum is unchanged.
+  // B is packed once and the micro-kernel runs on taller panels. Each entry's sum is unchanged. (Not with
+  // transposed A batches: their rows are not one after another.)
   let rows = M;
   let calls = batches;
-  if (batches > 1 && foldsIntoRows(aBatch, bBatch, batches)) {
+  if (batches > 1 && !transA && foldsIntoRows(aBatch, bBatch, batches)) {
     rows = batches * M;
     calls = 1;
   }
@@ -735,10 +782,11 @@ export function matmulWasm(
         ? [[0, rows, 0, cut], [0, rows, cut, N]]
         : [[0, cut, 0, N], [cut, rows, 0, N]];
       const common = [aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr] as const;
-      postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!, packed, skip]);
+      const tA = transA ? 1 : 0;
+      postPart(helper, f32 ? 32 : 64, [...common, work1, ...theirs!, packed, skip, tA]);
       splits++;
       const t0 = now();
-      skippedMacs += part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!, packed, skip) ?? 0;
+      skippedMacs += part(...common, work0, mine![0]!, mine![1]!, mine![2]!, mine![3]!, packed, skip, tA) ?? 0;
       const t1 = now();
       const out = allocData(dtype, cLen);
       out.fill(0); // fault its pages in now, while the helper computes
@@ -747,7 +795,7 @@ export function matmulWasm(
       const helped = awaitPart(e, helper);
       const t3 = now();
       if (helped) skippedMacs += partResult(helper);
-      else skippedMacs += part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!, packed, skip) ?? 0;
+      else skippedMacs += part(...common, work0, theirs![0]!, theirs![1]!, theirs![2]!, theirs![3]!, packed, skip, tA) ?? 0;
       const mineShare = cut / extent;
       if (helped) recordRates(work, (work * mineShare) / (t1 - t0), (work * (1 - mineShare)) / partMs(helper), (cLen * bytesPer) / (t2 - t1));
       // one thread would have taken about its own part over its share, plus the touch; the judgement's rule
@@ -758,7 +806,7 @@ export function matmulWasm(
       return out;
     }
   }
-  skippedMacs += part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed, skip) ?? 0;
+  skippedMacs += part(aPtr, bPtr, cPtr, rows, K, N, calls, aMapPtr, bMapPtr, work0, 0, rows, 0, N, packed, skip, transA ? 1 : 0) ?? 0;
   return copyData(view(buf, cPtr, cLen, dtype));
 }
 
@@ -779,12 +827,13 @@ export function matmulWasm(
 interface Started {
   readonly e: Engine;
   readonly helper: Helper;
-  readonly a: Data;
-  readonly b: Data;
+  readonly a: Operand;
+  readonly b: Operand;
   readonly M: number;
   readonly K: number;
   readonly N: number;
   readonly dtype: DType;
+  readonly transA: boolean;
   readonly cPtr: number;
   /** First byte above the arena: later calls lay out their buffers from here while this one is in flight. */
   readonly end: number;
@@ -809,17 +858,17 @@ function finish(s: Started): void {
     s.c = copyData(view(buf, s.cPtr, s.M * s.N, s.dtype));
   } else {
     const one = new Int32Array(1);
-    s.c = matmulWasm(s.a, s.b, s.M, s.K, s.N, 1, one, one, s.dtype);
+    s.c = matmulWasm(s.a, s.b, s.M, s.K, s.N, 1, one, one, s.dtype, false, s.transA);
   }
 }
 
 /**
- * Begins C = A @ B (A [M, K], B [K, N], row-major) on the helper thread and returns at once; `result()` waits
- * for it and returns C (null when WebAssembly failed meanwhile: compute it elsewhere). Null when no helper is
- * free (one thread, no shared memory, a helper still starting or busy with an earlier product) or the operands
- * do not fit: compute it now.
+ * Begins C = A @ B (A [M, K], B [K, N], row-major; `transA`: A stored as [K, M]) on the helper thread and
+ * returns at once; `result()` waits for it and returns C (null when WebAssembly failed meanwhile: compute it
+ * elsewhere). Null when no helper is free (one thread, no shared memory, a helper still starting or busy with
+ * an earlier product) or the operands do not fit: compute it now.
  */
-export function matmulWasmStart(a: Data, b: Data, M: number, K: number, N: number, dtype: DType): { result(): Data | null } | null {
+export function matmulWasmStart(a: Operand, b: Operand, M: number, K: number, N: number, dtype: DType, transA = false): { result(): Data | null } | null {
   const e = load();
   if (!e || !e.shared || getKernelThreads() !== 2 || K === 0 || M === 0 || N === 0) return null;
   const helper = helperOf(e);
@@ -833,20 +882,20 @@ export function matmulWasmStart(a: Data, b: Data, M: number, K: number, N: numbe
   const bytesPer = f32 ? 4 : 8;
   const { work1, region } = areas(e);
   const aPtr = alignUp(region + WASM_RESIDENT_BYTES);
-  const bPtr = alignUp(aPtr + a.length * bytesPer);
-  const cPtr = alignUp(bPtr + b.length * bytesPer);
+  const bPtr = alignUp(aPtr + operandLength(a) * bytesPer);
+  const cPtr = alignUp(bPtr + operandLength(b) * bytesPer);
   const mapPtr = alignUp(cPtr + M * N * bytesPer);
   const end = mapPtr + 8;
   if (!ensureMemory(e, end)) return null;
   const buf = e.memory.buffer;
-  view(buf, aPtr, a.length, dtype).set(a);
-  view(buf, bPtr, b.length, dtype).set(b);
+  put(buf, aPtr, a, dtype);
+  put(buf, bPtr, b, dtype);
   new Int32Array(buf, mapPtr, 2).fill(0); // batch maps: the one A and the one B
   // B is packed by the kernel (no packedB), which checks it for finiteness itself
   const skip = f32 && skipZeroSteps ? 1 : 0;
-  postPart(helper, f32 ? 32 : 64, [aPtr, bPtr, cPtr, M, K, N, 1, mapPtr, mapPtr + 4, work1, 0, M, 0, N, 0, skip]);
+  postPart(helper, f32 ? 32 : 64, [aPtr, bPtr, cPtr, M, K, N, 1, mapPtr, mapPtr + 4, work1, 0, M, 0, N, 0, skip, transA ? 1 : 0]);
   started++;
-  const s: Started = { e, helper, a, b, M, K, N, dtype, cPtr, end, c: null };
+  const s: Started = { e, helper, a, b, M, K, N, dtype, transA, cPtr, end, c: null };
   inFlight = s;
   return {
     result: () => {

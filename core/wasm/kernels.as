@@ -139,14 +139,25 @@ function listStep(list: usize, n: i32, k: i32, column: v128): i32 {
   return n + i32(v128.any_true(i32x4.shl(column, 1)));
 }
 
-function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize): void {
+function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize, trans: bool): void {
+  // A value (i, k) of the block is at a + i * iStep + k * kStep: A row-major, or trans: A stored as its
+  // transpose [K, M] row-major (an outer sum's stacked rows), where the MR32 values of a step are adjacent
   const rowBytes = <usize>lda << 2;
+  const iStep: usize = trans ? 4 : rowBytes;
+  const kStep: usize = trans ? rowBytes : 4;
   for (let i0 = 0; i0 < mc; i0 += MR32) {
     const r = min(MR32, mc - i0);
-    const src = a + <usize>i0 * rowBytes;
+    const src = a + <usize>i0 * iStep;
     const list = steps + <usize>(i0 / MR32 * STEPS32_STRIDE);
     let n = 0;
-    if (r == MR32) {
+    if (r == MR32 && trans) {
+      for (let k = 0; k < kc; k++) {
+        const v = v128.load(src + <usize>k * kStep);
+        v128.store(dst, v);
+        dst += MR32 * 4;
+        if (SKIP_ZERO_STEPS && steps != 0) n = listStep(list, n, k, v);
+      }
+    } else if (r == MR32) {
       let k = 0;
       // four k-steps at a time: one vector from each row, transposed in registers (moved as bits)
       for (; k + 4 <= kc; k += 4) {
@@ -185,10 +196,10 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize)
       }
     } else {
       for (let k = 0; k < kc; k++) {
-        const s = src + (<usize>k << 2);
+        const s = src + <usize>k * kStep;
         let nonzero = 0;
         for (let rr = 0; rr < MR32; rr++) {
-          const v = rr < r ? load<f32>(s + <usize>rr * rowBytes) : <f32>0;
+          const v = rr < r ? load<f32>(s + <usize>rr * iStep) : <f32>0;
           store<f32>(dst + (<usize>rr << 2), v);
           nonzero |= i32(v != 0);
         }
@@ -247,6 +258,8 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
 
 // Rows [i0, i1) x columns [j0, j1) of one matrix C[M,N] = A[M,K] @ B[K,N], all row-major and
 // contiguous, K > 0 (the host zero-fills C itself when K = 0); work holds workBytesF32() bytes.
+// transA: A is stored as its transpose, [K, M] row-major (C = A_stored^T @ B). Only packA32 reads A, into the
+// very panels it packs from a row-major A, so every sum is the one of the transposed copy, bit for bit.
 // packedB != 0: B is not read, its panels come ready from packedB instead of being packed here (j0 must
 // be a multiple of NR32), K block pc (KC32 rows, the last one shorter) laid out there by
 // packB32(packedB + 4 pc (N + 7), B + 4 pc N, N, kc, N).
@@ -259,7 +272,7 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
 // multiply-add alike: the product is ±0 exactly, then the same rounding of the sum). So skip
 // is used only where B is finite: for packed-ahead panels the caller vouches for that (packB32's result);
 // B packed here is checked block by block. Returns the multiply-adds left out (rows x columns x steps).
-function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32, packedB: usize, skip: bool): f64 {
+function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32, packedB: usize, skip: bool, transA: bool): f64 {
   const ldcBytes = <usize>N << 2;
   const pa = work;
   const tile = work + PACKA32_BYTES + PACKB32_BYTES;
@@ -284,7 +297,8 @@ function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
       const steps = SKIP_ZERO_STEPS && skip && finite ? stepLists : 0;
       for (let ic = i0; ic < i1; ic += MC32) {
         const mc = min(MC32, i1 - ic);
-        packA32(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 2), K, mc, kc, steps);
+        if (transA) packA32(pa, a + ((<usize>pc * <usize>M + <usize>ic) << 2), M, mc, kc, steps, true);
+        else packA32(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 2), K, mc, kc, steps, false);
         for (let jr = 0; jr < nc; jr += NR32) {
           const nr = min(NR32, nc - jr);
           const bPanel = pb + <usize>jr * <usize>kc * 4;
@@ -325,12 +339,13 @@ function gemm32(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
  * as in the whole product. packedB != 0: B is not read, its panels are at packedB, laid out by packB32 as
  * gemm32 describes (one B for every batch; j0 a multiple of 8): the same panels and so the same sums.
  * skip != 0: leave out all-zero k-steps of A where that is exact (gemm32); with packedB, only if every
- * packB32 call that laid it out returned 1. Returns the multiply-adds left out (0 in the small build).
+ * packB32 call that laid it out returned 1. transA != 0: each A[aMap[bt]] is stored transposed, [K, M]
+ * row-major (gemm32). Returns the multiply-adds left out (0 in the small build).
  */
 export function matmulPartF32(
   a: usize, b: usize, c: usize, M: i32, K: i32, N: i32,
   batches: i32, aMap: usize, bMap: usize, work: usize,
-  i0: i32, i1: i32, j0: i32, j1: i32, packedB: usize, skip: i32,
+  i0: i32, i1: i32, j0: i32, j1: i32, packedB: usize, skip: i32, transA: i32,
 ): f64 {
   const aStride = <usize>M * <usize>K * 4;
   const bStride = <usize>K * <usize>N * 4;
@@ -339,7 +354,7 @@ export function matmulPartF32(
   for (let bt = 0; bt < batches; bt++) {
     const ai = <usize>load<i32>(aMap + (<usize>bt << 2));
     const bi = <usize>load<i32>(bMap + (<usize>bt << 2));
-    skipped += gemm32(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, K, N, work, i0, i1, j0, j1, packedB, skip != 0);
+    skipped += gemm32(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, M, K, N, work, i0, i1, j0, j1, packedB, skip != 0, transA != 0);
   }
   return skipped;
 }
@@ -404,25 +419,28 @@ function kernel64(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, accumulat
 
 // Packs rows [0, mc) x cols [0, kc) of A (row stride lda elements) into MR64-tall micro-panels:
 // panel p holds, for each k, the MR64 values A[p*MR64 .. p*MR64+MR64-1, k], zero past row mc.
-function packA64(dst: usize, a: usize, lda: i32, mc: i32, kc: i32): void {
+function packA64(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, trans: bool): void {
+  // A value (i, k) at a + i * iStep + k * kStep, as in packA32
   const rowBytes = <usize>lda << 3;
+  const iStep: usize = trans ? 8 : rowBytes;
+  const kStep: usize = trans ? rowBytes : 8;
   for (let i0 = 0; i0 < mc; i0 += MR64) {
     const r = min(MR64, mc - i0);
-    const src = a + <usize>i0 * rowBytes;
+    const src = a + <usize>i0 * iStep;
     if (r == MR64) {
       for (let k = 0; k < kc; k++) {
-        const s = src + (<usize>k << 3);
+        const s = src + <usize>k * kStep;
         store<f64>(dst, load<f64>(s));
-        store<f64>(dst, load<f64>(s + rowBytes), 8);
-        store<f64>(dst, load<f64>(s + 2 * rowBytes), 16);
-        store<f64>(dst, load<f64>(s + 3 * rowBytes), 24);
+        store<f64>(dst, load<f64>(s + iStep), 8);
+        store<f64>(dst, load<f64>(s + 2 * iStep), 16);
+        store<f64>(dst, load<f64>(s + 3 * iStep), 24);
         dst += MR64 * 8;
       }
     } else {
       for (let k = 0; k < kc; k++) {
-        const s = src + (<usize>k << 3);
+        const s = src + <usize>k * kStep;
         for (let rr = 0; rr < MR64; rr++)
-          store<f64>(dst + (<usize>rr << 3), rr < r ? load<f64>(s + <usize>rr * rowBytes) : 0.0);
+          store<f64>(dst + (<usize>rr << 3), rr < r ? load<f64>(s + <usize>rr * iStep) : 0.0);
         dst += MR64 * 8;
       }
     }
@@ -456,7 +474,7 @@ function packB64(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): void {
 
 // Rows [i0, i1) x columns [j0, j1) of one matrix C[M,N] = A[M,K] @ B[K,N], all row-major and
 // contiguous, K > 0 (the host zero-fills C itself when K = 0); work holds workBytesF64() bytes.
-function gemm64(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32): void {
+function gemm64(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32, transA: bool): void {
   const ldcBytes = <usize>N << 3;
   const pa = work;
   const pb = work + PACKA64_BYTES;
@@ -469,7 +487,8 @@ function gemm64(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
       packB64(pb, b + ((<usize>pc * <usize>N + <usize>jc) << 3), N, kc, nc);
       for (let ic = i0; ic < i1; ic += MC64) {
         const mc = min(MC64, i1 - ic);
-        packA64(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 3), K, mc, kc);
+        if (transA) packA64(pa, a + ((<usize>pc * <usize>M + <usize>ic) << 3), M, mc, kc, true);
+        else packA64(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 3), K, mc, kc, false);
         for (let jr = 0; jr < nc; jr += NR64) {
           const nr = min(NR64, nc - jr);
           const bPanel = pb + <usize>jr * <usize>kc * 8;
@@ -498,12 +517,13 @@ function gemm64(a: usize, b: usize, c: usize, K: i32, N: i32, work: usize, i0: i
  * C[bt] = A[aMap[bt]] @ B[bMap[bt]] with A [*, M, K], B [*, K, N], C [batches, M, N] row-major, K > 0; aMap
  * and bMap are i32 arrays; work holds workBytesF64() bytes. The rest of C is untouched, so two threads
  * sharing memory can each compute a part (each with its own work area); every entry is summed exactly
- * as in the whole product.
+ * as in the whole product. transA != 0: each A[aMap[bt]] is stored transposed, [K, M] row-major. packedB and
+ * skip are matmulPartF32's, unused here (float64 packs its own B and skips no step): one signature for both.
  */
 export function matmulPartF64(
   a: usize, b: usize, c: usize, M: i32, K: i32, N: i32,
   batches: i32, aMap: usize, bMap: usize, work: usize,
-  i0: i32, i1: i32, j0: i32, j1: i32,
+  i0: i32, i1: i32, j0: i32, j1: i32, packedB: usize, skip: i32, transA: i32,
 ): void {
   const aStride = <usize>M * <usize>K * 8;
   const bStride = <usize>K * <usize>N * 8;
@@ -511,6 +531,6 @@ export function matmulPartF64(
   for (let bt = 0; bt < batches; bt++) {
     const ai = <usize>load<i32>(aMap + (<usize>bt << 2));
     const bi = <usize>load<i32>(bMap + (<usize>bt << 2));
-    gemm64(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, K, N, work, i0, i1, j0, j1);
+    gemm64(a + ai * aStride, b + bi * bStride, c + <usize>bt * cStride, M, K, N, work, i0, i1, j0, j1, transA != 0);
   }
 }

@@ -1002,6 +1002,104 @@ describe("zero-step skipping in float32 matmul", () => {
   });
 });
 
+/** A's batches stored transposed: [count, M, K] → [count, K, M]. */
+function transposedA(p: Problem): Data {
+  const { M, K } = p;
+  const out = p.a instanceof Float32Array ? new Float32Array(p.a.length) : new Float64Array(p.a.length);
+  for (let bt = 0; bt < p.aCount; bt++)
+    for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) out[bt * M * K + k * M + i] = p.a[bt * M * K + i * K + k]!;
+  return out;
+}
+
+/** `x` cut into row blocks of `width` values per row at the given row counts (the rest in a last block). */
+function rowBlocks(x: Data, width: number, rows: readonly number[]): Data[] {
+  const out: Data[] = [];
+  let at = 0;
+  for (const r of rows) {
+    const end = Math.min(x.length, at + r * width);
+    out.push(x.slice(at, end));
+    at = end;
+  }
+  if (at < x.length || out.length === 0) out.push(x.slice(at));
+  return out;
+}
+
+describe("matmul of A stored transposed (transA) and of operands in row blocks", () => {
+  afterEach(() => {
+    setKernelThreads(2);
+    setKernelBackend("auto");
+    resetSplitJudgement();
+  });
+
+  for (const dtype of ["float64", "float32"] as const) {
+    it(`gives the product of the rearranged copies bit for bit over random batched shapes and block cuts (${dtype})`, () => {
+      setKernelThreads(1);
+      const cuts = fc.array(fc.integer({ min: 0, max: 60 }), { maxLength: 4 });
+      fc.assert(
+        fc.property(batchedProblem(dtype), cuts, cuts, (p, aCut, bCut) => {
+          const plain = runWasm(p, dtype);
+          const aT = transposedA(p);
+          const batches = p.aBatch.length;
+          const viaT = matmulWasm(aT, p.b, p.M, p.K, p.N, batches, p.aBatch, p.bBatch, dtype, false, true)!;
+          expect(firstDifference(viaT, plain)).toBe(-1);
+          const blocks = matmulWasm(rowBlocks(aT, p.M, aCut), rowBlocks(p.b, p.N, bCut), p.M, p.K, p.N, batches, p.aBatch, p.bBatch, dtype, false, true)!;
+          expect(firstDifference(blocks, plain)).toBe(-1);
+          expect(firstDifference(matmulWasm(rowBlocks(p.a, p.K, aCut), p.b, p.M, p.K, p.N, batches, p.aBatch, p.bBatch, dtype)!, plain)).toBe(-1);
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it(`gives the one-thread result bit for bit split across two threads and begun on the helper (${dtype})`, () => {
+      expect(wasmThreadsAvailable()).toBe(true);
+      const cases = [problem(dtype, 40, 300, 230, [0], [0], 151), problem(dtype, 301, 70, 130, [0], [0], 153), problem(dtype, 9, 300, 330, [0, 1, 0], [1, 0, 0], 157)];
+      for (const p of cases) {
+        const aT = transposedA(p), batches = p.aBatch.length;
+        setKernelThreads(1);
+        const one = runWasm(p, dtype);
+        setKernelThreads(2);
+        for (const r of UNEVEN_SPLITS) {
+          resetSplitJudgement();
+          if (r) setSplitRates(r);
+          const splits = wasmSplitCount();
+          const two = matmulWasm(aT, p.b, p.M, p.K, p.N, batches, p.aBatch, p.bBatch, dtype, false, true)!;
+          expect(wasmSplitCount()).toBe(splits + 1);
+          expect(firstDifference(two, one)).toBe(-1);
+        }
+        if (batches === 1) {
+          const begun = wasmStartedCount();
+          const later = matmulWasmStart(rowBlocks(aT, p.M, [7, 100]), rowBlocks(p.b, p.N, [3]), p.M, p.K, p.N, dtype, true)!;
+          expect(wasmStartedCount()).toBe(begun + 1);
+          expect(firstDifference(later.result()!, one)).toBe(-1);
+        }
+      }
+    });
+  }
+
+  it("leaves out the zero steps of a one-hot A stored transposed (an outer sum's input weights), with the dense result", () => {
+    setKernelThreads(1);
+    const p = problem("float32", 64, 512, 96, [0], [0], 161); // A [64, 512] = onehot(x)ᵀ, x 512 tokens of 64
+    sparsify(p, "onehot", 0, 161);
+    const aT = transposedA(p);
+    setWasmSkipZeroSteps(false);
+    const dense = matmulWasm(aT, p.b, p.M, p.K, p.N, 1, p.aBatch, p.bBatch, "float32", false, true)!;
+    setWasmSkipZeroSteps(true);
+    const before = wasmSkipStats().skippedMacs;
+    const skipped = matmulWasm(aT, p.b, p.M, p.K, p.N, 1, p.aBatch, p.bBatch, "float32", false, true)!;
+    expect(wasmSkipStats().skippedMacs).toBeGreaterThan(before);
+    expect(firstDifference(skipped, dense)).toBe(-1);
+    expect(firstDifference(skipped, runWasm(p, "float32"))).toBe(-1);
+  });
+
+  it("gives the reference's product of the rearranged copies under the TypeScript backend (float64, exactly)", () => {
+    setKernelBackend("ts");
+    const p = problem("float64", 13, 21, 17, [0, 1, 1], [0, 0, 1], 163);
+    const want = runRef(p, "float64");
+    const got = matmulKernel(rowBlocks(transposedA(p), p.M, [5, 9]), rowBlocks(p.b, p.N, [4]), p.M, p.K, p.N, 3, p.aBatch, p.bBatch, "float64", false, true);
+    expect(firstDifference(got, want)).toBe(-1);
+  });
+});
+
 describe("the small single-thread build (for a browser's synchronous compile)", () => {
   it("fits in 4096 bytes, with and without fused multiply-adds, while the full build does not need to", () => {
     expect(KERNELS_SMALL_WASM_BYTES).toBeLessThanOrEqual(4096);
@@ -1034,6 +1132,8 @@ describe("the small single-thread build (for a browser's synchronous compile)", 
       expect(await fresh.wasmReady()).toBe(true);
       expect(fresh.wasmSmallBuild()).toBe(false);
       expect(firstDifference(fresh.matmulWasm(p.a, p.b, 32, 64, 100, 1, p.aBatch, p.bBatch, "float32")!, small)).toBe(-1);
+      // and A stored transposed
+      expect(firstDifference(fresh.matmulWasm(transposedA(p), p.b, 32, 64, 100, 1, p.aBatch, p.bBatch, "float32", false, true)!, small)).toBe(-1);
       expect(fresh.wasmSkipStats().skippedMacs).toBeGreaterThan(0);
     } finally {
       vi.unstubAllGlobals();
