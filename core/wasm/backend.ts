@@ -72,7 +72,7 @@ interface KernelExports {
   /** Ignores packedB and skip (float64 always packs B itself and never skips). */
   matmulPartF64: PartFn;
   /** Returns 1 when every value it packed is finite. */
-  packB32(dst: number, b: number, ldb: number, kc: number, nc: number): number;
+  packB32(dst: number, b: number, ldb: number, kc: number, nc: number, steps: number): number;
 }
 
 /** A loaded module: its exports, its memory, and (shared memory only) a helper thread once started. */
@@ -741,7 +741,7 @@ export function matmulWasm(
   if (keep && !hit) {
     const ptr = residentSlot(e, region, K, N);
     if (ptr >= 0) {
-      for (let pc = 0; pc < K; pc += KC32) finite = k.packB32(ptr + pc * (N + NR32 - 1) * 4, bPtr + pc * N * 4, N, Math.min(KC32, K - pc), N) === 1 && finite;
+      for (let pc = 0; pc < K; pc += KC32) finite = k.packB32(ptr + pc * (N + NR32 - 1) * 4, bPtr + pc * N * 4, N, Math.min(KC32, K - pc), N, 0) === 1 && finite;
       resident.set(b as Data, { engine: e, epoch: residentEpoch, ptr, K, N, finite });
       residentPacks++;
       packed = ptr;

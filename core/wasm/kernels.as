@@ -59,10 +59,12 @@ const SKIP_ZERO_STEPS: bool = true;
 // Per A micro-panel of a packed MC32 x KC32 block: how many of its k-steps are nonzero, then their k.
 const STEPS32_STRIDE: i32 = (KC32 + 1) * 4;
 const STEPS32_BYTES: i32 = SKIP_ZERO_STEPS ? (MC32 / MR32) * STEPS32_STRIDE : 0;
+// The same per B micro-panel of a packed KC32 x NC32 block (B packed in gemm32, not ahead).
+const STEPS32B_BYTES: i32 = SKIP_ZERO_STEPS ? (NC32 / NR32) * STEPS32_STRIDE : 0;
 
 /** Bytes of scratch memory matmulPartF32 needs at its `work` pointer. */
 export function workBytesF32(): i32 {
-  return PACKA32_BYTES + PACKB32_BYTES + TILE32_BYTES + STEPS32_BYTES;
+  return PACKA32_BYTES + PACKB32_BYTES + TILE32_BYTES + STEPS32_BYTES + STEPS32B_BYTES;
 }
 
 // a * b + c in four float32 lanes, multiply then add. scripts/build-wasm.mjs also builds every module
@@ -139,12 +141,15 @@ function listStep(list: usize, n: i32, k: i32, column: v128): i32 {
   return n + i32(v128.any_true(i32x4.shl(column, 1)));
 }
 
-function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize, trans: bool): void {
+// check: also find whether every value packed is finite (returns 0 if not, else 1), which leaving out B's zero
+// steps needs (see gemm32); the sums x - x, as in packB32.
+function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize, trans: bool, check: bool): i32 {
   // A value (i, k) of the block is at a + i * iStep + k * kStep: A row-major, or trans: A stored as its
   // transpose [K, M] row-major (an outer sum's stacked rows), where the MR32 values of a step are adjacent
   const rowBytes = <usize>lda << 2;
   const iStep: usize = trans ? 4 : rowBytes;
   const kStep: usize = trans ? rowBytes : 4;
+  let bad = f32x4.splat(0);
   for (let i0 = 0; i0 < mc; i0 += MR32) {
     const r = min(MR32, mc - i0);
     const src = a + <usize>i0 * iStep;
@@ -155,6 +160,7 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize,
         const v = v128.load(src + <usize>k * kStep);
         v128.store(dst, v);
         dst += MR32 * 4;
+        if (SKIP_ZERO_STEPS && check) bad = f32x4.add(bad, f32x4.sub(v, v));
         if (SKIP_ZERO_STEPS && steps != 0) n = listStep(list, n, k, v);
       }
     } else if (r == MR32) {
@@ -172,6 +178,8 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize,
         v128.store(dst, c2, 32);
         v128.store(dst, c3, 48);
         dst += 4 * MR32 * 4;
+        if (SKIP_ZERO_STEPS && check)
+          bad = f32x4.add(bad, f32x4.add(f32x4.add(f32x4.sub(v0, v0), f32x4.sub(v1, v1)), f32x4.add(f32x4.sub(v2, v2), f32x4.sub(v3, v3))));
         if (SKIP_ZERO_STEPS && steps != 0) {
           n = listStep(list, n, k, c0);
           n = listStep(list, n, k + 1, c1);
@@ -188,6 +196,7 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize,
         store<u32>(dst, v2, 8);
         store<u32>(dst, v3, 12);
         dst += MR32 * 4;
+        if (SKIP_ZERO_STEPS && check) bad = f32x4.add(bad, f32x4.sub(v128.load(dst - 16), v128.load(dst - 16)));
         if (SKIP_ZERO_STEPS && steps != 0) {
           // branch-free: write k at the next slot, keep it only if the step is nonzero
           store<i32>(list + (<usize>n << 2), k, 4);
@@ -203,6 +212,7 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize,
           store<f32>(dst + (<usize>rr << 2), v);
           nonzero |= i32(v != 0);
         }
+        if (SKIP_ZERO_STEPS && check) bad = f32x4.add(bad, f32x4.sub(v128.load(dst), v128.load(dst)));
         dst += MR32 * 4;
         if (SKIP_ZERO_STEPS && steps != 0) {
           store<i32>(list + (<usize>n << 2), k, 4);
@@ -212,6 +222,7 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize,
     }
     if (SKIP_ZERO_STEPS && steps != 0) store<i32>(list, n);
   }
+  return SKIP_ZERO_STEPS ? i32(i32x4.all_true(f32x4.eq(bad, bad))) : 1;
 }
 
 /**
@@ -219,8 +230,10 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize,
  * holds, for each k, the NR32 values B[k, p*NR32 .. p*NR32+NR32-1], zero past column nc. The host packs
  * a whole B [K, N] for matmulPartF32's packedB with one call per K block of KC32 = 256 rows (nc = N).
  * Returns 1 if every value packed is finite (so a zero A value times any of them is an exact zero), else 0.
+ * steps != 0: also lists each panel's nonzero k-steps (any of its NR32 values nonzero, NaN included, -0 as
+ * zero) at steps + p * STEPS32_STRIDE, as packA32 does for A's panels (the host passes 0).
  */
-export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
+export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32, steps: usize): i32 {
   const rowBytes = <usize>ldb << 2;
   // x - x is 0 for finite x and NaN for Inf or NaN; the sum of them all is NaN if any value is not finite
   // (two sums, so that no add waits for the one before)
@@ -228,6 +241,8 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
   for (let j0 = 0; j0 < nc; j0 += NR32) {
     const w = min(NR32, nc - j0);
     let s = b + (<usize>j0 << 2);
+    const list = steps + <usize>(j0 / NR32 * STEPS32_STRIDE);
+    let n = 0;
     if (w == NR32) {
       for (let k = 0; k < kc; k++) {
         const v0 = v128.load(s), v1 = v128.load(s, 16);
@@ -236,21 +251,31 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
         if (SKIP_ZERO_STEPS) {
           bad = f32x4.add(bad, f32x4.sub(v0, v0));
           bad1 = f32x4.add(bad1, f32x4.sub(v1, v1));
+          if (steps != 0) n = listStep(list, n, k, v128.or(v0, v1));
         }
         s += rowBytes;
         dst += NR32 * 4;
       }
     } else {
       for (let k = 0; k < kc; k++) {
+        let nonzero = 0;
         for (let jj = 0; jj < NR32; jj++) {
           const v = jj < w ? load<f32>(s + (<usize>jj << 2)) : <f32>0;
           store<f32>(dst + (<usize>jj << 2), v);
-          if (SKIP_ZERO_STEPS) bad = f32x4.add(bad, f32x4.splat(v - v));
+          if (SKIP_ZERO_STEPS) {
+            bad = f32x4.add(bad, f32x4.splat(v - v));
+            nonzero |= i32(v != 0);
+          }
+        }
+        if (SKIP_ZERO_STEPS && steps != 0) {
+          store<i32>(list + (<usize>n << 2), k, 4);
+          n += nonzero;
         }
         s += rowBytes;
         dst += NR32 * 4;
       }
     }
+    if (SKIP_ZERO_STEPS && steps != 0) store<i32>(list, n);
   }
   bad = f32x4.add(bad, bad1);
   return SKIP_ZERO_STEPS ? i32(i32x4.all_true(f32x4.eq(bad, bad))) : 1;
@@ -262,7 +287,7 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
 // very panels it packs from a row-major A, so every sum is the one of the transposed copy, bit for bit.
 // packedB != 0: B is not read, its panels come ready from packedB instead of being packed here (j0 must
 // be a multiple of NR32), K block pc (KC32 rows, the last one shorter) laid out there by
-// packB32(packedB + 4 pc (N + 7), B + 4 pc N, N, kc, N).
+// packB32(packedB + 4 pc (N + 7), B + 4 pc N, N, kc, N, 0).
 //
 // skip: leave out the k-steps where all MR32 rows of an A micro-panel are zero (one-hot inputs make most of
 // them so), when few enough remain that walking a list pays. Exact, bit for bit, when the B values of those
@@ -271,12 +296,16 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32): i32 {
 // before, by the same argument), and in round-to-nearest x + y is -0 only when x and y both are (a fused
 // multiply-add alike: the product is ±0 exactly, then the same rounding of the sum). So skip
 // is used only where B is finite: for packed-ahead panels the caller vouches for that (packB32's result);
-// B packed here is checked block by block. Returns the multiply-adds left out (rows x columns x steps).
+// B packed here is checked block by block. B packed here is also listed, and a tile walks the shorter of
+// its A panel's and its B panel's lists: the steps where all NR32 values of a B micro-panel are zero (an outer
+// sum's one-hot inputs, B = x) are left out by the same argument with A and B swapped, where A is finite
+// (packA32 checks, block by block). Returns the multiply-adds left out (rows x columns x steps).
 function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usize, i0: i32, i1: i32, j0: i32, j1: i32, packedB: usize, skip: bool, transA: bool): f64 {
   const ldcBytes = <usize>N << 2;
   const pa = work;
   const tile = work + PACKA32_BYTES + PACKB32_BYTES;
   const stepLists = tile + TILE32_BYTES;
+  const stepListsB = stepLists + STEPS32_BYTES;
   let skipped: f64 = 0;
   for (let jc = j0; jc < j1; jc += NC32) {
     const nc = min(NC32, j1 - jc);
@@ -287,9 +316,11 @@ function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usiz
       // ahead, K block pc starts pc * (N + 7) floats in, room for its ceil(N / 8) panels.
       let pb = packedB + ((<usize>pc * <usize>(N + NR32 - 1) + <usize>jc * <usize>kc) << 2);
       let finite = true;
+      let bSteps: usize = 0;
       if (packedB == 0) {
         pb = work + PACKA32_BYTES;
-        finite = packB32(pb, b + ((<usize>pc * <usize>N + <usize>jc) << 2), N, kc, nc) != 0;
+        bSteps = SKIP_ZERO_STEPS && skip ? stepListsB : 0;
+        finite = packB32(pb, b + ((<usize>pc * <usize>N + <usize>jc) << 2), N, kc, nc, bSteps) != 0;
       }
       // Walking a list costs an index load per step: measured on a 256 x 256 x 512 product, leaving out 1 step
       // in 8 was 2% slower than the dense kernel and 3 in 16 was 3% faster, so at most 13 of 16 remain.
@@ -297,18 +328,25 @@ function gemm32(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32, work: usiz
       const steps = SKIP_ZERO_STEPS && skip && finite ? stepLists : 0;
       for (let ic = i0; ic < i1; ic += MC32) {
         const mc = min(MC32, i1 - ic);
-        if (transA) packA32(pa, a + ((<usize>pc * <usize>M + <usize>ic) << 2), M, mc, kc, steps, true);
-        else packA32(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 2), K, mc, kc, steps, false);
+        const aFinite = transA
+          ? packA32(pa, a + ((<usize>pc * <usize>M + <usize>ic) << 2), M, mc, kc, steps, true, bSteps != 0)
+          : packA32(pa, a + ((<usize>ic * <usize>K + <usize>pc) << 2), K, mc, kc, steps, false, bSteps != 0);
+        const bLists = SKIP_ZERO_STEPS && aFinite != 0 ? bSteps : 0;
         for (let jr = 0; jr < nc; jr += NR32) {
           const nr = min(NR32, nc - jr);
           const bPanel = pb + <usize>jr * <usize>kc * 4;
+          const bList = SKIP_ZERO_STEPS ? bLists + <usize>(jr / NR32 * STEPS32_STRIDE) : 0;
+          const nb = SKIP_ZERO_STEPS && bLists != 0 ? load<i32>(bList) : kc;
           for (let ir = 0; ir < mc; ir += MR32) {
             const mr = min(MR32, mc - ir);
             const aPanel = pa + <usize>ir * <usize>kc * 4;
             const cTile = c + <usize>(ic + ir) * ldcBytes + (<usize>(jc + jr) << 2);
-            const list = steps + <usize>(ir / MR32 * STEPS32_STRIDE);
-            const n = SKIP_ZERO_STEPS && steps != 0 ? load<i32>(list) : kc;
-            const sparse = SKIP_ZERO_STEPS && steps != 0 && n < kc && n <= sparseMax;
+            const aList = steps + <usize>(ir / MR32 * STEPS32_STRIDE);
+            const na = SKIP_ZERO_STEPS && steps != 0 ? load<i32>(aList) : kc;
+            // the shorter list (a list exists wherever its count is under kc)
+            const n = SKIP_ZERO_STEPS ? min(na, nb) : kc;
+            const list = SKIP_ZERO_STEPS && nb < na ? bList : aList;
+            const sparse = SKIP_ZERO_STEPS && n < kc && n <= sparseMax;
             if (sparse) skipped += <f64>(kc - n) * <f64>(mr * nr);
             // Edge tile: run the full micro-kernel on a scratch tile, move only the mr x nr corner. (One call
             // site per kernel: each is inlined, and the small build must stay under SYNC_COMPILE_MAX_BYTES.)

@@ -829,23 +829,46 @@ function sparsify(p: Problem, pattern: Pattern, density: number, seed: number): 
       }
 }
 
+/**
+ * Zeroes B by pattern (±0 by the seed), seen as rows k: whole k-rows, or one nonzero per row (a stacked one-hot
+ * input, the B of an outer sum's input weights), or everything.
+ */
+function sparsifyB(p: Problem, pattern: Pattern, density: number, seed: number): void {
+  const rand = values(p.b.length + p.bCount * p.K, seed ^ 0x7f4a7c15, "float32");
+  const signed = (i: number): number => (rand[i]! < 0 ? -0 : 0);
+  for (let bt = 0; bt < p.bCount; bt++)
+    for (let k = 0; k < p.K; k++) {
+      const zeroRow = (rand[p.b.length + bt * p.K + k]! + 1) / 2 < density;
+      for (let j = 0; j < p.N; j++) {
+        const idx = (bt * p.K + k) * p.N + j;
+        const zero = pattern === "zero" || (pattern === "columns" && zeroRow) || (pattern === "onehot" && j !== (k * 7 + bt * 3) % p.N);
+        if (zero) p.b[idx] = signed(idx);
+        else if (pattern === "onehot") p.b[idx] = 1;
+      }
+    }
+}
+
 describe("zero-step skipping in float32 matmul", () => {
   // The claim (core/wasm/kernels.as, gemm32): leaving out the k-steps where a whole 4-row micro-panel of A
   // is ±0 gives the dense kernel's result bit for bit, -0 and +0 told apart (compared as raw float32 bits),
   // because a left-out product is ±0 when B is finite and no accumulator is ever -0. Where B is not finite
-  // nothing is left out (0·Inf = NaN). So: skip on and off agree bit for bit, and both stay within the
-  // float32 bound of matmulRef; the count of left-out multiply-adds is the one the panel rule predicts.
+  // nothing is left out (0·Inf = NaN). The same with A and B swapped: the k-steps where a whole 8-column
+  // micro-panel of B packed in the kernel is ±0, where A is finite; a tile walks the shorter list. So: skip on
+  // and off agree bit for bit, and both stay within the float32 bound of matmulRef; the count of left-out
+  // multiply-adds is the one the panel rule predicts.
   afterEach(() => {
     setWasmSkipZeroSteps(true);
     setKernelThreads(2);
   });
 
-  const MR = 4, KC = 256, MC = 120, NC = 2040;
+  const MR = 4, NR = 8, KC = 256, MC = 120, NC = 2040;
   /**
-   * Multiply-adds the panel rule leaves out of the one-thread product, mirroring gemm32: panels of 4 rows in
-   * 120-row blocks, 256-step K blocks and 2040-column blocks, each block of B checked for finiteness apart.
+   * Multiply-adds the panel rule leaves out of the one-thread product, mirroring gemm32: A panels of 4 rows in
+   * 120-row blocks, B panels of 8 columns, 256-step K blocks and 2040-column blocks, each block of B checked
+   * for finiteness apart (for A's lists) and each block of A (for B's lists, which a resident B, `bLists` false,
+   * has none of). A tile walks the shorter list where it is short enough.
    */
-  function predictedSkips(p: Problem): number {
+  function predictedSkips(p: Problem, bLists = true): number {
     const { M, K, N } = p;
     const batches = p.aBatch.length;
     const folds = batches > 1 && p.aBatch.every((v, i) => v === i) && p.bBatch.every((v) => v === p.bBatch[0]);
@@ -856,18 +879,37 @@ describe("zero-step skipping in float32 matmul", () => {
         const nc = Math.min(NC, N - jc);
         for (let pc = 0; pc < K; pc += KC) {
           const kc = Math.min(KC, K - pc);
-          let finite = true;
-          for (let k = pc; k < pc + kc; k++) for (let j = jc; j < jc + nc; j++) finite &&= Number.isFinite(p.b[bOff + k * N + j]!);
-          if (!finite) continue;
-          for (let ir = 0; ir < rows; ir += MR) {
-            const mr = Math.min(MR, rows - ir, MC - (ir % MC));
-            let n = 0;
+          let bFinite = true;
+          for (let k = pc; k < pc + kc; k++) for (let j = jc; j < jc + nc; j++) bFinite &&= Number.isFinite(p.b[bOff + k * N + j]!);
+          // nonzero steps of each B panel (kc where there are no B lists)
+          const nbs: number[] = [];
+          for (let jr = 0; jr < nc; jr += NR) {
+            let nb = 0;
             for (let k = pc; k < pc + kc; k++) {
               let nonzero = false;
-              for (let i = ir; i < ir + mr; i++) nonzero ||= p.a[aOff + i * K + k] !== 0;
-              if (nonzero) n++;
+              for (let j = jc + jr; j < Math.min(jc + jr + NR, jc + nc); j++) nonzero ||= p.b[bOff + k * N + j] !== 0;
+              if (nonzero) nb++;
             }
-            if (n < kc && n <= kc - (kc >> 3) - (kc >> 4)) skipped += (kc - n) * mr * nc;
+            nbs.push(bLists ? nb : kc);
+          }
+          for (let ic = 0; ic < rows; ic += MC) {
+            const mc = Math.min(MC, rows - ic);
+            let aFinite = true;
+            for (let i = ic; i < ic + mc; i++) for (let k = pc; k < pc + kc; k++) aFinite &&= Number.isFinite(p.a[aOff + i * K + k]!);
+            for (let ir = ic; ir < ic + mc; ir += MR) {
+              const mr = Math.min(MR, ic + mc - ir);
+              let na = 0;
+              for (let k = pc; k < pc + kc; k++) {
+                let nonzero = false;
+                for (let i = ir; i < ir + mr; i++) nonzero ||= p.a[aOff + i * K + k] !== 0;
+                if (nonzero) na++;
+              }
+              if (!bFinite) na = kc;
+              nbs.forEach((nb, b) => {
+                const n = Math.min(na, aFinite ? nb : kc), nr = Math.min(NR, nc - b * NR);
+                if (n < kc && n <= kc - (kc >> 3) - (kc >> 4)) skipped += (kc - n) * mr * nr;
+              });
+            }
           }
         }
       }
@@ -891,18 +933,22 @@ describe("zero-step skipping in float32 matmul", () => {
       bigK: fc.option(fc.constantFrom(255, 256, 257, 300, 513), { freq: 4 }),
       tallM: fc.option(fc.constantFrom(119, 121, 125), { freq: 4 }),
       pattern: fc.constantFrom<Pattern>("dense", "columns", "columns", "columns", "onehot", "zero"),
+      patternB: fc.constantFrom<Pattern>("dense", "dense", "dense", "columns", "onehot", "onehot"),
       density: fc.constantFrom(0.2, 0.5, 0.9, 0.97),
       seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
       specials,
+      specialsA: specials,
     })
-    .map(({ p, bigK, tallM, pattern, density, seed, specials }) => {
+    .map(({ p, bigK, tallM, pattern, patternB, density, seed, specials, specialsA }) => {
       const q = bigK === null && tallM === null ? p : problem("float32", tallM ?? p.M, bigK ?? p.K, p.N, Array.from(p.aBatch), Array.from(p.bBatch), seed);
       sparsify(q, pattern, density, seed);
+      sparsifyB(q, patternB, density, seed);
       specials.forEach((v, i) => (q.b[(seed + i * 7919) % q.b.length] = v));
+      specialsA.forEach((v, i) => (q.a[(seed + i * 104729) % q.a.length] = v));
       return q;
     });
 
-  it("gives the dense result bit for bit (±0 told apart) and leaves out the predicted steps, over random shapes, zero patterns and non-finite B", () => {
+  it("gives the dense result bit for bit (±0 told apart) and leaves out the predicted steps, over random shapes, zero patterns of A and B, and non-finite values", () => {
     setKernelThreads(1);
     fc.assert(
       fc.property(sparseProblem, (p) => {
@@ -938,11 +984,38 @@ describe("zero-step skipping in float32 matmul", () => {
     }
   });
 
+  it("leaves out the zero steps of one-hot B rows (an outer sum's input weights, dzᵀ x) unless A is not finite", () => {
+    setKernelThreads(1);
+    for (const [M, K, N, seed] of [[512, 2048, 64, 11], [384, 300, 193, 13], [128, 96, 2040 + 13, 15]] as const) {
+      const p = problem("float32", M, K, N, [0], [0], seed);
+      sparsifyB(p, "onehot", 0, seed);
+      const aT = transposedA(p); // A as an outer sum stores it: the dz's stacked, [K, M]
+      for (const bad of [null, Infinity, NaN]) {
+        const q = bad === null ? p : { ...p, a: p.a.slice() };
+        if (bad !== null) q.a[(seed * 31) % q.a.length] = bad;
+        const qT = bad === null ? aT : transposedA(q);
+        setWasmSkipZeroSteps(false);
+        const dense = runWasm(q, "float32");
+        setWasmSkipZeroSteps(true);
+        const s0 = wasmSkipStats().skippedMacs;
+        expect(firstBitDifference(runWasm(q, "float32"), dense)).toBe(-1);
+        const left = wasmSkipStats().skippedMacs - s0;
+        expect(left).toBe(predictedSkips(q));
+        // with A finite, every B panel but the one holding a step's one-hot value leaves it out
+        if (bad === null) expect(left).toBeGreaterThan(0.5 * M * K * N);
+        const s1 = wasmSkipStats().skippedMacs;
+        expect(firstBitDifference(matmulWasm(qT, q.b, M, K, N, 1, q.aBatch, q.bBatch, "float32", false, true)!, dense)).toBe(-1);
+        expect(wasmSkipStats().skippedMacs - s1).toBe(left);
+      }
+    }
+  });
+
   it("gives the dense one-thread result and count when split across two threads, and on the helper (matmulWasmStart)", () => {
     expect(wasmThreadsAvailable()).toBe(true);
     for (const [M, K, N, seed] of [[40, 300, 230, 71], [301, 70, 130, 73], [64, 257, 170, 75]] as const) {
       const p = problem("float32", M, K, N, [0], [0], seed);
       sparsify(p, "columns", 0.7, seed);
+      if (seed !== 75) sparsifyB(p, "onehot", 0, seed); // B panels' lists too, by columns and by rows
       setKernelThreads(1);
       setWasmSkipZeroSteps(false);
       const dense = runWasm(p, "float32");
@@ -976,7 +1049,7 @@ describe("zero-step skipping in float32 matmul", () => {
       const packs0 = wasmResidentStats().packs;
       for (let round = 0; round < 2; round++) expect(firstBitDifference(matmulWasm(p.a, b, 32, 64, 100, 1, one, one, "float32", true)!, dense)).toBe(-1);
       expect(wasmResidentStats().packs).toBe(packs0 + 1);
-      expect(wasmSkipStats().skippedMacs - s0).toBe(2 * predictedSkips({ ...p, b }));
+      expect(wasmSkipStats().skippedMacs - s0).toBe(2 * predictedSkips({ ...p, b }, false));
     }
   });
 
