@@ -14,6 +14,7 @@
 import { ELEMENTWISE_WASM_BASE64 } from "./kernels.generated.js";
 import { decodeBase64, wasmChosenFor } from "./backend.js";
 import { ArgumentError } from "../errors.js";
+import { copyData } from "../tensor.js";
 
 /** The ops the elementwise module computes. */
 export type WasmUnaryOp = "exp" | "sigmoid" | "tanh";
@@ -109,7 +110,7 @@ export function unaryWasm(op: WasmUnaryOp, x: Float32Array): Float32Array | null
   const buf = e.memory.buffer;
   new Float32Array(buf, xPtr, n).set(x);
   e.unaryF32(OPS[op], xPtr, yPtr, n);
-  return new Float32Array(buf, yPtr, n).slice();
+  return copyData(new Float32Array(buf, yPtr, n)) as Float32Array;
 }
 
 /** How an operand of binaryWasm covers the `[rows, cols]` output: every value once, one row of cols repeated for every row, or one value. */
@@ -139,7 +140,7 @@ export function binaryWasm(op: WasmBinaryOp, a: Float32Array, aLayout: BinaryLay
   const aRow = aLayout === "full" ? cols * 4 : 0, bRow = bLayout === "full" ? cols * 4 : 0;
   e.binaryF32(BINARY_OPS[op], pa, pb, py, rows, cols, aRow, bRow, aLayout === "scalar" ? 0 : 16, bLayout === "scalar" ? 0 : 16);
   binaryCalls++;
-  return new Float32Array(e.memory.buffer, py, n).slice();
+  return copyData(new Float32Array(e.memory.buffer, py, n)) as Float32Array;
 }
 
 // Module-level rather than closures in binaryWasm: a closure is allocated at every call (and tsx's keepNames
@@ -188,7 +189,7 @@ function put(e: Exports, p: number, stage: number, x: Float32Array, rows: number
 /** The inverse of put: `rows` blocks of H columns of a padded region, as a fresh array. */
 function take(e: Exports, p: number, stage: number, rows: number, H: number, Hp: number): Float32Array {
   if (H !== Hp) e.repackF32(p, stage, rows, H, Hp, H);
-  return new Float32Array(e.memory.buffer, H === Hp ? p : stage, rows * H).slice();
+  return copyData(new Float32Array(e.memory.buffer, H === Hp ? p : stage, rows * H)) as Float32Array;
 }
 
 /**
