@@ -16,7 +16,7 @@
 import { allocData, type Data, type DType } from "./tensor.js";
 import { unary } from "./kernels.js";
 import { wasmChosenFor } from "./wasm/backend.js";
-import { gruResetAfterBackwardWasm, gruResetAfterForwardWasm, lstmBackwardWasm, lstmForwardWasm } from "./wasm/elementwise.js";
+import { gruResetAfterBackwardWasm, gruResetAfterForwardWasm, lstmBackwardWasm, lstmForwardWasm, softmaxRowsWasm, unaryPrefersWasm } from "./wasm/elementwise.js";
 
 // Activations (sigmoid, tanh, exp) are the unary kernel's: float32 from ELEMENTWISE_WASM_MIN_SIZE values runs the
 // WebAssembly SIMD functions (within a few ulp) when chosen, everything else its loops.
@@ -292,6 +292,19 @@ export function sigmoidBackward(dy: Data, y: Data, dtype: DType): Data {
  * shift), and the probabilities `p = softmax(z)` kept for the backward pass.
  */
 export function softmaxCrossEntropyForward(z: Data, targets: Int32Array, rows: number, V: number, dtype: DType): { loss: Data; p: Data } {
+  // Where the exp below would run in WebAssembly, the whole row can: the same arithmetic, p bit for bit
+  if (dtype === "float32" && z instanceof Float32Array && unaryPrefersWasm("exp", rows * V)) {
+    const w = softmaxRowsWasm(z, rows, V);
+    if (w) {
+      const loss = allocData(dtype, rows);
+      for (let r = 0; r < rows; r++) {
+        const y = targets[r]!;
+        // the shifted target value as the reference stores it: z - m rounded to float32
+        loss[r] = y < 0 ? 0 : Math.log(w.ms[2 * r + 1]!) - Math.fround(z[r * V + y]! - w.ms[2 * r]!);
+      }
+      return { loss, p: w.p };
+    }
+  }
   const shifted = allocData(dtype, rows * V), m = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     const o = r * V;

@@ -110,6 +110,17 @@ for (const [name, built] of [["single-small", singleSmall], ["single-small-fma",
   }
 }
 const elementwise = await compile("elementwise", elementwiseSource);
+// The small elementwise build: no softmax kernel, for a browser main thread's synchronous compile.
+const FULL_ON = "const FULL: bool = true;";
+if (elementwiseSource.split(FULL_ON).length !== 2) {
+  console.error(`build-wasm: expected \`${FULL_ON}\` exactly once in core/wasm/elementwise.as`);
+  process.exit(1);
+}
+const elementwiseSmall = await compile("elementwise-small", elementwiseSource.replace(FULL_ON, "const FULL: bool = false;"));
+if (elementwiseSmall.binary.length > SYNC_COMPILE_MAX_BYTES) {
+  console.error(`build-wasm: the small elementwise module is ${elementwiseSmall.binary.length} bytes, over the ${SYNC_COMPILE_MAX_BYTES} a browser compiles synchronously`);
+  process.exit(1);
+}
 if (watPath) writeFileSync(watPath, single.text);
 if (wasmPath) writeFileSync(wasmPath, single.binary);
 
@@ -146,9 +157,14 @@ export const KERNELS_SHARED_FMA_WASM_BASE64 =
 ${base64Lines(sharedFma.binary)};
 /** Size of the elementwise module (core/wasm/elementwise.as) in bytes. */
 export const ELEMENTWISE_WASM_BYTES = ${elementwise.binary.length};
-/** The float32 elementwise kernels (exp, sigmoid, tanh; exports its memory), base64 encoded. */
+/** The float32 elementwise kernels (exp, sigmoid, tanh, gate math, softmax rows; exports its memory), base64 encoded. */
 export const ELEMENTWISE_WASM_BASE64 =
 ${base64Lines(elementwise.binary)};
+/** Size of ELEMENTWISE_SMALL_WASM_BASE64 in bytes (at most 4096: scripts/build-wasm.mjs fails otherwise). */
+export const ELEMENTWISE_SMALL_WASM_BYTES = ${elementwiseSmall.binary.length};
+/** ELEMENTWISE_WASM_BASE64 without the softmax kernel, small enough for a browser's synchronous compile. */
+export const ELEMENTWISE_SMALL_WASM_BASE64 =
+${base64Lines(elementwiseSmall.binary)};
 `;
 const bytes = single.binary;
 

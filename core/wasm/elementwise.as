@@ -20,6 +20,11 @@
 // f32x4; compound expressions are evaluated in f64x2, in the reference's order, and demoted once. The results
 // are therefore bit for bit those of the reference running on these activations.
 
+// The full build. scripts/build-wasm.mjs also builds this module with FULL false, small enough for a browser's
+// main thread to compile synchronously (4096 bytes); that build leaves out the softmax kernel below, whose
+// callers then run the TypeScript reference (core/wasm/elementwise.ts knows which build it loaded).
+const FULL: bool = true;
+
 const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
@@ -305,5 +310,45 @@ export function binaryF32(op: i32, a: usize, b: usize, y: usize, rows: i32, cols
     a += <usize>aRow;
     b += <usize>bRow;
     y += rowBytes;
+  }
+}
+
+/**
+ * Softmax rows for softmax cross-entropy (the FULL build only): for each of `rows` rows of V >= 4 float32 values
+ * at z, with m the row's max (NaN if any value is NaN), replaced by 0 where it is not finite:
+ * p = e^(z - m) (the float32 difference, then exp4: unaryF32's exp of the reference's shifted row),
+ * s = Σ_k p_k summed in float64 in order, then p_k = p_k · (1/s) in float64, rounded once. Writes m and s as
+ * float64 at ms + 16 r, for the host's log. Everything but exp is the arithmetic of core/kernels-fused.ts
+ * softmaxCrossEntropyForward, so p is that function's bit for bit. A row's last vector reads and writes up to
+ * 3 values past the row (the next row writes its own again); the host pads z and p by 16 bytes for the last.
+ */
+export function softmaxRowsF32(z: usize, p: usize, ms: usize, rows: i32, V: i32): void {
+  if (!FULL) return;
+  const rowBytes = <usize>V << 2;
+  const vecBytes = rowBytes & ~15;
+  for (let r = 0; r < rows; r++) {
+    let mv = v128.load(z);
+    for (let o: usize = 16; o < vecBytes; o += 16) mv = f32x4.max(mv, v128.load(z + o));
+    let mx = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (let o = vecBytes; o < rowBytes; o += 4) mx = max(mx, load<f32>(z + o));
+    const m: f32 = isFinite(mx) ? mx : 0;
+    const mm = f32x4.splat(m);
+    for (let o: usize = 0; o < rowBytes; o += 16) v128.store(p + o, exp4(f32x4.sub(v128.load(z + o), mm)));
+    let s: f64 = 0;
+    for (let o: usize = 0; o < rowBytes; o += 4) s += <f64>load<f32>(p + o);
+    const inv = 1 / s;
+    const iv = f64x2.splat(inv);
+    let o: usize = 0;
+    for (; o < vecBytes; o += 16) {
+      const v = v128.load(p + o);
+      const lo = f64x2.mul(f64x2.promote_low_f32x4(v), iv);
+      const hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i32>(v, v, 2, 3, 2, 3)), iv);
+      v128.store(p + o, v128.shuffle<i32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+    }
+    for (; o < rowBytes; o += 4) store<f32>(p + o, <f32>(<f64>load<f32>(p + o) * inv));
+    store<f64>(ms + (<usize>r << 4), <f64>m);
+    store<f64>(ms + (<usize>r << 4), s, 8);
+    z += rowBytes;
+    p += rowBytes;
   }
 }

@@ -11,7 +11,7 @@
  * +, -, × or ÷ evaluated in float64 and rounded to float32 is the float32 operation (53 >= 2·24 + 2), and
  * maximum/minimum select an operand as the reference does (tests/core/wasm.test.ts).
  */
-import { ELEMENTWISE_WASM_BASE64 } from "./kernels.generated.js";
+import { ELEMENTWISE_SMALL_WASM_BASE64, ELEMENTWISE_WASM_BASE64 } from "./kernels.generated.js";
 import { decodeBase64, wasmChosenFor } from "./backend.js";
 import { ArgumentError } from "../errors.js";
 import { copyData } from "../tensor.js";
@@ -78,20 +78,39 @@ interface Exports {
   gruResetAfterForwardF32(zx: number, za: number, a: number, B: number, Hp: number): void;
   gruResetAfterBackwardF32(dNext: number, acts: number, za: number, a: number, B: number, Hp: number): void;
   binaryF32(op: number, a: number, b: number, y: number, rows: number, cols: number, aRow: number, bRow: number, aStep: number, bStep: number): void;
+  /** The full build's; a no-op in the small one. */
+  softmaxRowsF32(z: number, p: number, ms: number, rows: number, V: number): void;
 }
 
 let k: Exports | null = null;
 let tried = false;
+let small = false;
 
+/**
+ * Compiles the full module, or where that is refused (a browser's main thread compiles at most 4096 bytes
+ * synchronously) the small one, which lacks only the softmax kernel.
+ */
 function load(): Exports | null {
   if (tried) return k;
   tried = true;
+  const instance = (base64: string): Exports => new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(base64)), {}).exports as unknown as Exports;
   try {
-    k = new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(ELEMENTWISE_WASM_BASE64)), {}).exports as unknown as Exports;
+    k = instance(ELEMENTWISE_WASM_BASE64);
   } catch {
-    k = null;
+    try {
+      k = instance(ELEMENTWISE_SMALL_WASM_BASE64);
+      small = true;
+    } catch {
+      k = null;
+    }
   }
   return k;
+}
+
+/** Whether the small elementwise build was loaded (no softmax kernel: softmax cross-entropy runs in TypeScript). */
+export function elementwiseSmallBuild(): boolean {
+  load();
+  return small;
 }
 
 /** Whether the elementwise WebAssembly kernels loaded. */
@@ -117,6 +136,25 @@ export function unaryWasm(op: WasmUnaryOp, x: Float32Array): Float32Array | null
 export type BinaryLayout = "full" | "row" | "scalar";
 
 let binaryCalls = 0;
+
+/**
+ * Softmax rows of float32 z `[rows, V]` (V >= 4) for softmax cross-entropy, as core/kernels-fused.ts
+ * softmaxCrossEntropyForward computes them when its exp runs in WebAssembly: p, and per row the shift m and
+ * the sum s (as `ms`: m, s for each row), bit for bit. Null where the kernel is not loaded (the small build).
+ */
+export function softmaxRowsWasm(z: Float32Array, rows: number, V: number): { p: Float32Array; ms: Float64Array } | null {
+  const e = load();
+  if (!e || small || V < 4) return null;
+  const n = rows * V;
+  // one vector more for z and p: the last row's last vector reaches up to 3 values past them
+  const ptrs = layout(e, [n + 4, n + 4, 4 * rows]);
+  if (!ptrs) return null;
+  const [zPtr, pPtr, msPtr] = ptrs as [number, number, number];
+  new Float32Array(e.memory.buffer, zPtr, n).set(z);
+  e.softmaxRowsF32(zPtr, pPtr, msPtr, rows, V);
+  const buf = e.memory.buffer;
+  return { p: copyData(new Float32Array(buf, pPtr, n)) as Float32Array, ms: new Float64Array(buf, msPtr, 2 * rows).slice() };
+}
 
 /** How many binary ops binaryWasm has computed (tests check which path ran). */
 export function wasmBinaryCount(): number {

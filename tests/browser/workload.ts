@@ -1,12 +1,12 @@
 /**
  * The same computations run in a browser page and in Node (scripts/browser-check.mjs compares them): float32
  * matmuls on operands with all-zero k-steps (the zero-step skip), float32 elementwise ops past the WebAssembly
- * thresholds, and the loss and gradients of a small LSTM trained as the benchmark does, in float32 and float64.
+ * thresholds, softmax cross-entropy's probabilities (through its gradient), and the loss and gradients of a small LSTM trained as the benchmark does, in float32 and float64.
  * It first records which WebAssembly build loaded synchronously (a browser main thread refuses to compile
  * more than 4 KB that way), then awaits `wasmReady()` and computes everything again on the full build.
  */
 import {
-  add, lstmCell, matmul, maximum, mul, oneHot, randomKey, reshape, scan, setKernelBackend, sigmoid, sum, tanh, tensor, valueAndGrad,
+  add, grad, lstmCell, matmul, maximum, mul, oneHot, randomKey, reshape, scan, setKernelBackend, sigmoid, softmaxCrossEntropy, sum, tanh, tensor, valueAndGrad,
   wasmAvailable, wasmReady, type DType, type Tensor,
 } from "../../index.js";
 import { wasmFusedMultiplyAdd, wasmSmallBuild } from "../../core/wasm/backend.js";
@@ -41,12 +41,16 @@ const compute = (): Record<string, number[]> => {
   const a = tensor(values(37 * 70, 1, 70, 3), { shape: [37, 70] }); // every third k-step zero
   const b = tensor(values(70 * 29, 2), { shape: [70, 29] });
   const x = tensor(values(1000, 11)), y = tensor(values(1000, 12));
+  // softmax rows of 37 classes (not a multiple of 4), read through the gradient p - onehot(y): no engine Math in it
+  const z = tensor(values(300 * 37, 21).map((v) => 8 * v), { shape: [300, 37] });
+  const targets = Int32Array.from(values(300, 22), (v) => Math.floor((v + 1) * 18.5) % 37);
   const out: Record<string, number[]> = {
     matmul: read(matmul(a, b)),
     sigmoid: read(sigmoid(x)),
     tanh: read(tanh(x)),
     add: read(add(x, y)),
     maximum: read(maximum(x, y)),
+    softmax32: read(grad((zz: Tensor) => sum(softmaxCrossEntropy(zz, targets)))(z)),
     lstm32: lstmLossAndGrads("float32"),
     lstm64: lstmLossAndGrads("float64"),
     // the engine's own float64 functions, which the float64 TypeScript kernels call

@@ -4,8 +4,10 @@ import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { binary, matmul as matmulKernel, matmulRef, unary, type BinaryOp } from "../../core/kernels.js";
+import { softmaxCrossEntropyForward } from "../../core/kernels-fused.js";
 import {
-  BINARY_WASM_MIN_SIZE, ELEMENTWISE_MAX_ULPS, setBinaryWasmMinSize, ELEMENTWISE_WASM_MIN_SIZE, elementwiseWasmAvailable, unaryPrefersWasm, unaryWasm, wasmBinaryCount,
+  BINARY_WASM_MIN_SIZE, ELEMENTWISE_MAX_ULPS, setBinaryWasmMinSize, ELEMENTWISE_WASM_MIN_SIZE, elementwiseSmallBuild, elementwiseWasmAvailable, softmaxRowsWasm,
+  unaryPrefersWasm, unaryWasm, wasmBinaryCount,
   type WasmBinaryOp, type WasmUnaryOp,
 } from "../../core/wasm/elementwise.js";
 import {
@@ -15,7 +17,7 @@ import {
   WASM_MATMUL_MIN_WORK, WASM_RESIDENT_BYTES, WASM_SPLIT_LARGE_WORK, WASM_SPLIT_MIN_WORK,
 } from "../../core/wasm/backend.js";
 import {
-  ELEMENTWISE_WASM_BYTES, KERNELS_SMALL_FMA_WASM_BYTES, KERNELS_SMALL_WASM_BASE64, KERNELS_SMALL_WASM_BYTES, KERNELS_SOURCE_SHA256, KERNELS_WASM_BYTES,
+  ELEMENTWISE_SMALL_WASM_BYTES, ELEMENTWISE_WASM_BYTES, KERNELS_SMALL_FMA_WASM_BYTES, KERNELS_SMALL_WASM_BASE64, KERNELS_SMALL_WASM_BYTES, KERNELS_SOURCE_SHA256, KERNELS_WASM_BYTES,
 } from "../../core/wasm/kernels.generated.js";
 import { tensor, dataOf, type Data, type DType } from "../../core/tensor.js";
 import { float32Order } from "./float32-steps.js";
@@ -140,10 +142,12 @@ describe("WebAssembly kernels", () => {
     expect(wasmAvailable()).toBe(true);
   });
 
-  it("keep the elementwise module small enough for browsers to compile on the main thread (4096 bytes)", () => {
-    // new WebAssembly.Module on the main thread is refused above 4 KB in Chromium; the elementwise module has no
-    // larger build to swap in later (the matmul module's small build is checked with the zero-step skip below)
-    expect(ELEMENTWISE_WASM_BYTES).toBeLessThanOrEqual(4096);
+  it("keep a small elementwise build that browsers compile on the main thread (4096 bytes), and load the full one in Node", () => {
+    // new WebAssembly.Module on the main thread is refused above 4 KB in Chromium; the small build lacks only the
+    // softmax kernel (the matmul module's small build is checked with the zero-step skip below)
+    expect(ELEMENTWISE_SMALL_WASM_BYTES).toBeLessThanOrEqual(4096);
+    expect(ELEMENTWISE_WASM_BYTES).toBeGreaterThan(ELEMENTWISE_SMALL_WASM_BYTES);
+    expect(elementwiseSmallBuild()).toBe(false);
   });
 
   it("were compiled from the committed AssemblyScript source", () => {
@@ -505,6 +509,114 @@ describe("WebAssembly float32 elementwise kernels", () => {
       );
     });
   }
+});
+
+/**
+ * softmaxCrossEntropyForward as it runs where its exp is WebAssembly's and its rows are not (the arithmetic of
+ * core/kernels-fused.ts, with unaryWasm's exp), for checking the softmax kernel against bit for bit.
+ */
+function softmaxRowsReference(z: Float32Array, targets: Int32Array, rows: number, V: number): { loss: Float32Array; p: Float32Array } {
+  const shifted = new Float32Array(rows * V);
+  for (let r = 0; r < rows; r++) {
+    let mx = -Infinity;
+    for (let k = 0; k < V; k++) {
+      const v = z[r * V + k]!;
+      if (v !== v) {
+        mx = v;
+        break;
+      }
+      if (v > mx) mx = v;
+    }
+    const m = Number.isFinite(mx) ? mx : 0;
+    for (let k = 0; k < V; k++) shifted[r * V + k] = z[r * V + k]! - m;
+  }
+  const p = unaryWasm("exp", shifted)!;
+  const loss = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let k = 0; k < V; k++) s += p[r * V + k]!;
+    const y = targets[r]!;
+    loss[r] = y < 0 ? 0 : Math.log(s) - shifted[r * V + y]!;
+    for (let k = 0; k < V; k++) p[r * V + k] = p[r * V + k]! * (1 / s);
+  }
+  return { loss, p };
+}
+
+describe("softmax cross-entropy rows in WebAssembly (float32)", () => {
+  afterEach(() => {
+    setKernelBackend("auto");
+  });
+
+  const special = fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 1e30, -1e30, 88.7, -103.9, 1e-40);
+  const softmaxProblem = fc
+    .record({
+      V: fc.oneof(fc.integer({ min: 4, max: 70 }), fc.constantFrom(4, 5, 7, 8, 63, 64, 65)),
+      rows: fc.integer({ min: 1, max: 40 }),
+      seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      scale: fc.constantFrom(1, 10, 100),
+      specials: fc.array(fc.tuple(fc.nat(), special), { maxLength: 6 }),
+      ignored: fc.array(fc.nat(), { maxLength: 3 }),
+    })
+    .map(({ V, rows, seed, scale, specials, ignored }) => {
+      const z = values(rows * V, seed, "float32") as Float32Array;
+      for (let i = 0; i < z.length; i++) z[i] = z[i]! * scale;
+      for (const [i, v] of specials) z[i % z.length] = v;
+      const targets = Int32Array.from({ length: rows }, (_, r) => (r * 7 + seed) % V);
+      for (const r of ignored) targets[r % rows] = -1;
+      return { z, targets, rows, V };
+    });
+
+  it("gives the probabilities and the loss of the TypeScript arithmetic with WebAssembly's exp, bit for bit, with NaN, ±Inf, ±0 and ignored rows", () => {
+    fc.assert(
+      fc.property(softmaxProblem, ({ z, targets, rows, V }) => {
+        const want = softmaxRowsReference(z, targets, rows, V);
+        expect(softmaxRowsWasm(z, rows, V)).not.toBeNull();
+        setKernelBackend("wasm"); // every size, as 'auto' does from ELEMENTWISE_WASM_MIN_SIZE values up
+        const got = softmaxCrossEntropyForward(z, targets, rows, V, "float32");
+        setKernelBackend("auto");
+        expect(got.p).toBeInstanceOf(Float32Array);
+        expect(firstDifference(got.p, want.p), "p").toBe(-1);
+        expect(firstDifference(got.loss, want.loss), "loss").toBe(-1);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("runs where exp would run in WebAssembly, and leaves z unchanged", () => {
+    const rows = 64, V = 64;
+    const z = values(rows * V, 5, "float32") as Float32Array, copy = z.slice();
+    const targets = Int32Array.from({ length: rows }, (_, r) => r % V);
+    expect(unaryPrefersWasm("exp", rows * V)).toBe(true);
+    const auto = softmaxCrossEntropyForward(z, targets, rows, V, "float32");
+    expect(firstDifference(z, copy)).toBe(-1);
+    expect(firstDifference(auto.p, softmaxRowsReference(z, targets, rows, V).p)).toBe(-1);
+    // under 'ts' the TypeScript exp (Math.exp): within exp's stated accuracy of it, not bit for bit
+    setKernelBackend("ts");
+    const ts = softmaxCrossEntropyForward(z, targets, rows, V, "float32");
+    for (let i = 0; i < ts.p.length; i++) expect(Math.abs(ts.p[i]! - auto.p[i]!)).toBeLessThanOrEqual(4 * 2 ** -24 * Math.abs(ts.p[i]!) + 1e-45);
+  });
+
+  it("is left to the TypeScript rows where the small build is loaded (a browser's main thread), with the same results", async () => {
+    const rows = 16, V = 33;
+    const z = values(rows * V, 9, "float32") as Float32Array;
+    const targets = Int32Array.from({ length: rows }, (_, r) => (r * 5) % V);
+    const want = softmaxCrossEntropyForward(z, targets, rows, V, "float32");
+    vi.resetModules();
+    vi.stubGlobal("WebAssembly", { ...WebAssemblyNamespace(), Module: mainThreadModule() });
+    try {
+      const fresh = await import("../../core/wasm/elementwise.js");
+      const freshFused = await import("../../core/kernels-fused.js");
+      expect(fresh.elementwiseWasmAvailable()).toBe(true);
+      expect(fresh.elementwiseSmallBuild()).toBe(true);
+      expect(fresh.softmaxRowsWasm(z, rows, V)).toBeNull();
+      const got = freshFused.softmaxCrossEntropyForward(z, targets, rows, V, "float32");
+      expect(firstDifference(got.p, want.p)).toBe(-1);
+      expect(firstDifference(got.loss, want.loss)).toBe(-1);
+    } finally {
+      vi.unstubAllGlobals();
+      vi.resetModules();
+    }
+  });
 });
 
 describe("unary routes float32 exp/sigmoid/tanh to WebAssembly by size", () => {
@@ -1183,17 +1295,10 @@ describe("the small single-thread build (for a browser's synchronous compile)", 
 
   it("is loaded where synchronous compilation refuses the full module, gives the same products, and wasmReady() swaps in the full one", async () => {
     // A browser main thread: no shared memory, and `new WebAssembly.Module` refuses more than 4096 bytes.
-    const RealModule = WebAssembly.Module;
-    class MainThreadModule extends RealModule {
-      constructor(bytes: BufferSource) {
-        if (bytes.byteLength > 4096) throw new RangeError("WebAssembly.Module doesn't work with buffers over 4 KB on the main thread");
-        super(bytes);
-      }
-    }
     expect(decodeBase64Length(KERNELS_SMALL_WASM_BASE64)).toBe(KERNELS_SMALL_WASM_BYTES);
     vi.resetModules();
     vi.stubGlobal("SharedArrayBuffer", undefined);
-    vi.stubGlobal("WebAssembly", { ...WebAssemblyNamespace(), Module: MainThreadModule });
+    vi.stubGlobal("WebAssembly", { ...WebAssemblyNamespace(), Module: mainThreadModule() });
     try {
       const fresh = await import("../../core/wasm/backend.js");
       expect(fresh.wasmAvailable()).toBe(true);
@@ -1214,6 +1319,17 @@ describe("the small single-thread build (for a browser's synchronous compile)", 
     }
   });
 });
+
+/** `WebAssembly.Module` as a browser's main thread has it: refusing to compile more than 4096 bytes synchronously. */
+function mainThreadModule(): typeof WebAssembly.Module {
+  const RealModule = WebAssembly.Module;
+  return class MainThreadModule extends RealModule {
+    constructor(bytes: BufferSource) {
+      if (bytes.byteLength > 4096) throw new RangeError("WebAssembly.Module doesn't work with buffers over 4 KB on the main thread");
+      super(bytes);
+    }
+  };
+}
 
 /** The WebAssembly namespace's members as a plain object (to stub one of them). */
 function WebAssemblyNamespace(): Record<string, unknown> {
