@@ -430,6 +430,20 @@ export function transpose(x: Data, shape: Shape, perm: readonly number[], dtype:
   if (rank === 2 && perm[0] === 1) {
     const R = shape[0]!, C = shape[1]!;
     const BS = 32;
+    // Rows of y a multiple of 4 KiB apart (R = 1024 or 2048 float32 values: an LSTM's [4H, D] weight at H = 256, 512)
+    // fall into one L1 set, and the 32 rows a block writes at once evict each other: measured 6.8-19 ns per value
+    // against 1.5-2.4 otherwise. There a block goes through a small tile instead, read row by row and written out
+    // row by row (2.7-3.5 ns per value at any shape, but slower than the direct loop where there is no conflict).
+    if ((R * y.BYTES_PER_ELEMENT) % 4096 === 0) {
+      const tile = new Float64Array(BS * BS);
+      for (let i0 = 0; i0 < R; i0 += BS)
+        for (let j0 = 0; j0 < C; j0 += BS) {
+          const h = Math.min(BS, R - i0), w = Math.min(BS, C - j0);
+          for (let i = 0; i < h; i++) for (let j = 0, xi = (i0 + i) * C + j0; j < w; j++) tile[j * BS + i] = x[xi + j]!;
+          for (let j = 0; j < w; j++) for (let i = 0, yi = (j0 + j) * R + i0; i < h; i++) y[yi + i] = tile[j * BS + i]!;
+        }
+      return y;
+    }
     for (let i0 = 0; i0 < R; i0 += BS)
       for (let j0 = 0; j0 < C; j0 += BS) {
         const iMax = Math.min(i0 + BS, R), jMax = Math.min(j0 + BS, C);

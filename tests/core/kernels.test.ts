@@ -111,6 +111,17 @@ describe("transpose", () => {
     expect(Array.from(y)).toEqual(Array.from(naive(x, shape, [1, 0])));
     expect(Array.from(K.transpose(y, [70, 33], [1, 0], "float64"))).toEqual(Array.from(x));
   });
+
+  it("takes the tiled 2-D path where the output's rows are a multiple of 4 KiB apart, with the same result", () => {
+    for (const [R, C, dtype] of [[512, 70, "float64"], [1024, 37, "float32"], [2048, 5, "float32"], [1536, 33, "float32"]] as const) {
+      const x64 = data(R * C);
+      const x = dtype === "float32" ? Float32Array.from(x64) : x64;
+      const y = K.transpose(x, [R, C], [1, 0], dtype);
+      expect(y).toBeInstanceOf(dtype === "float32" ? Float32Array : Float64Array);
+      const want = naive(x, [R, C], [1, 0]);
+      expect(y.findIndex((v, i) => !Object.is(v, want[i])), `[${R}, ${C}] ${dtype}`).toBe(-1);
+    }
+  });
 });
 
 describe("slice, pad and concat", () => {
