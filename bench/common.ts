@@ -197,6 +197,23 @@ export interface Runner {
   detail?(): string;
 }
 
+/**
+ * Warms a runner up: a first step (compilation, jit tracing), then more until `seconds` have passed in all, at
+ * least two steps, so that it is timed in its steady state (a fresh process's heap and allocator keep growing for
+ * its first seconds). bench/torch_bench.py follows the same rule.
+ */
+export const warmUp = async (r: Runner, seconds: number): Promise<{ firstStepSeconds: number; warmupSeconds: number; warmupSteps: number }> => {
+  const t0 = performance.now();
+  await r.step();
+  const firstStepSeconds = (performance.now() - t0) / 1000;
+  let warmupSteps = 1;
+  do {
+    await r.step();
+    warmupSteps++;
+  } while (performance.now() - t0 < seconds * 1000);
+  return { firstStepSeconds, warmupSeconds: (performance.now() - t0) / 1000, warmupSteps };
+};
+
 /** A peer: builds a runner for a workload, or says why it does not run it. */
 export type Peer = (w: Workload) => Promise<Runner | { skip: string }>;
 

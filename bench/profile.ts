@@ -15,7 +15,7 @@ import { Session } from "node:inspector";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CellKind, RnnLmWorkload, Peer } from "./common.js";
+import { warmUp, type CellKind, type RnnLmWorkload, type Peer } from "./common.js";
 const opts = new Command()
   .option("--cell <cell>", "lstm | gru | rnn", "lstm")
   .option("--H <n>", "hidden size", "128")
@@ -200,11 +200,7 @@ const main = async (): Promise<void> => {
   const peers = (await import("./peers/seqgrad.js")) as { seqgradPeer: Peer; seqgradRawPeer: Peer };
   const r = await (opts.api === "raw" ? peers.seqgradRawPeer : peers.seqgradPeer)(workload);
   if ("skip" in r) throw new Error(r.skip);
-  // warm-up: JIT tiers, wasm instantiation, then the heap and allocator growth of a fresh process
-  const w0 = performance.now();
-  await r.step();
-  do await r.step();
-  while (performance.now() - w0 < Number(opts.warmup) * 1000);
+  await warmUp(r, Number(opts.warmup));
   const steps = Number(opts.steps);
   const session = new Session();
   session.connect();

@@ -215,7 +215,7 @@ def main():
                 w = msg["workload"]
                 runner = {"matmul": Matmul, "rnnlm": RnnLm, "gradcheck": Gradcheck}[w["kind"]](w)
                 # warm-up (allocator, first-call paths), one more step to settle, then more until the parent's
-                # warm-up time has passed (the same rule as bench/worker.ts)
+                # warm-up time has passed (the same rule as bench/common.ts warmUp)
                 t0 = time.perf_counter()
                 runner.step()
                 first = time.perf_counter() - t0

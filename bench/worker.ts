@@ -3,7 +3,7 @@
  * the IPC channel (so library chatter on stdout cannot corrupt the protocol). A fresh child per workload group
  * makes its peak RSS (`process.resourceUsage().maxRSS`) that implementation's own.
  */
-import type { Peer, Reply, Request, Runner } from "./common.js";
+import { warmUp, type Peer, type Reply, type Request, type Runner } from "./common.js";
 
 const impl = process.argv[2] ?? "";
 
@@ -40,21 +40,9 @@ const main = async (): Promise<void> => {
           send({ ok: false, error: `skip: ${r.skip}` });
           return;
         }
-        // warm-up: the first step pays for compilation / jit tracing; a second settles JIT tiers; the rest of
-        // the warm-up time lets the heap and the allocator reach their steady state
-        const t0 = performance.now();
-        await r.step();
-        const first = (performance.now() - t0) / 1000;
-        let steps = 1;
-        do {
-          await r.step();
-          steps++;
-        } while (performance.now() - t0 < msg.warmupSeconds * 1000);
+        const warm = await warmUp(r, msg.warmupSeconds);
         runner = r;
-        send({
-          ok: true, kind: "setup", initialLoss: r.initialLoss, ...(r.work !== undefined ? { work: r.work } : {}),
-          firstStepSeconds: first, warmupSeconds: (performance.now() - t0) / 1000, warmupSteps: steps, ...(r.note ? { note: r.note } : {}),
-        });
+        send({ ok: true, kind: "setup", initialLoss: r.initialLoss, ...(r.work !== undefined ? { work: r.work } : {}), ...warm, ...(r.note ? { note: r.note } : {}) });
       } else if (msg.cmd === "round") {
         if (!runner) throw new Error("round before setup");
         const faults0 = process.resourceUsage().minorPageFault;

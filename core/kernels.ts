@@ -614,13 +614,17 @@ export function matmul(
     const c = matmulWasm(a, b, M, K, N, batches, aBatch, bBatch, dtype, reuseB, transA);
     if (c) return c;
   }
-  return matmulRef(rowMajorA(a, M, K, transA, dtype), operandData(b, dtype), M, K, N, batches, aBatch, bBatch, dtype);
+  return matmulRefOf(a, b, M, K, N, batches, aBatch, bBatch, dtype, transA);
 }
 
-/** A's batches row-major, [*, M, K]: as given, or transposed from [*, K, M] when `transA`. */
-function rowMajorA(a: Operand, M: number, K: number, transA: boolean, dtype: DType): Data {
+/** matmulRef on operands as `matmul` takes them: blocks joined, and A's batches transposed back from [*, K, M] when `transA`. */
+function matmulRefOf(
+  a: Operand, b: Operand, M: number, K: number, N: number,
+  batches: number, aBatch: Int32Array, bBatch: Int32Array, dtype: DType, transA: boolean,
+): Data {
   const d = operandData(a, dtype);
-  return transA && d.length > 0 ? transpose(d, [d.length / (M * K), K, M], [0, 2, 1], dtype) : d;
+  const A = transA && d.length > 0 ? transpose(d, [d.length / (M * K), K, M], [0, 2, 1], dtype) : d;
+  return matmulRef(A, operandData(b, dtype), M, K, N, batches, aBatch, bBatch, dtype);
 }
 
 /**
@@ -632,7 +636,7 @@ export function matmulLater(a: Operand, b: Operand, M: number, K: number, N: num
   const one = new Int32Array(1);
   if (matmulPrefersWasm(M * K * N)) {
     const s = matmulWasmStart(a, b, M, K, N, dtype, transA);
-    if (s) return { result: () => s.result() ?? matmulRef(rowMajorA(a, M, K, transA, dtype), operandData(b, dtype), M, K, N, 1, one, one, dtype) };
+    if (s) return { result: () => s.result() ?? matmulRefOf(a, b, M, K, N, 1, one, one, dtype, transA) };
   }
   const c = matmul(a, b, M, K, N, 1, one, one, dtype, false, transA);
   return { result: () => c };

@@ -157,16 +157,16 @@ const uninitBytes: ((n: number) => ArrayBuffer) | null = (() => {
   };
 })();
 
-/** A copy of `v` in a buffer of its own (`v.slice()`, or carved from a scratch slab inside `withScratchBuffers`). */
+/**
+ * A copy of `v` in a buffer of its own: unzeroed where that is available and pays (above), carved from a scratch
+ * slab inside `withScratchBuffers`, else `v.slice()`.
+ */
 export function copyData(v: Data): Data {
-  if (uninitBytes !== null && v.byteLength >= UNINIT_MIN_BYTES) {
-    const bytes = uninitBytes(v.byteLength);
-    const out = v instanceof Float64Array ? new Float64Array(bytes) : new Float32Array(bytes);
-    out.set(v);
-    return out;
-  }
-  if (!carvable(v.byteLength)) return v.slice();
-  const out = carve(v instanceof Float64Array ? "float64" : "float32", v.length, v.byteLength);
+  const f64 = v instanceof Float64Array, bytes = v.byteLength;
+  let out: Data;
+  if (uninitBytes !== null && bytes >= UNINIT_MIN_BYTES) out = f64 ? new Float64Array(uninitBytes(bytes)) : new Float32Array(uninitBytes(bytes));
+  else if (carvable(bytes)) out = carve(f64 ? "float64" : "float32", v.length, bytes);
+  else return v.slice();
   out.set(v);
   return out;
 }

@@ -43,23 +43,29 @@ const elementwiseSource = readFileSync(elementwisePath, "utf8");
 /** Largest shared memory the threaded build declares (pages of 64 KiB); core/wasm/backend.ts mirrors it. */
 const SHARED_MAX_PAGES = 32767;
 
-// The fused variant: madd32 (float32 only) becomes relaxed SIMD's fused multiply-add.
-const UNFUSED_MADD = "return f32x4.add(c, f32x4.mul(a, b));";
-if (source.split(UNFUSED_MADD).length !== 2) {
-  console.error(`build-wasm: expected madd32's body \`${UNFUSED_MADD}\` exactly once in core/wasm/kernels.as`);
-  process.exit(1);
+/** A variant's source: `text` with `from` replaced by `to`; the build fails unless `from` is in `file` exactly once. */
+function replaceOnce(text, from, to, file) {
+  if (text.split(from).length !== 2) {
+    console.error(`build-wasm: expected \`${from}\` exactly once in ${file}`);
+    process.exit(1);
+  }
+  return text.replace(from, to);
 }
-const fusedSource = source.replace(UNFUSED_MADD, "return f32x4.relaxed_madd(a, b, c);");
+
+// The fused variant: madd32's body (float32 only) becomes relaxed SIMD's fused multiply-add.
+const fusedSource = replaceOnce(source, "return f32x4.add(c, f32x4.mul(a, b));", "return f32x4.relaxed_madd(a, b, c);", "core/wasm/kernels.as");
 // The small variants: no zero-step skipping, so that the single-thread module fits in the 4096 bytes a
 // browser's main thread compiles synchronously (the full one is swapped in by wasmReady()).
-const SKIP_ON = "const SKIP_ZERO_STEPS: bool = true;";
-if (source.split(SKIP_ON).length !== 2) {
-  console.error(`build-wasm: expected \`${SKIP_ON}\` exactly once in core/wasm/kernels.as`);
-  process.exit(1);
-}
-const smallOf = (text) => text.replace(SKIP_ON, "const SKIP_ZERO_STEPS: bool = false;");
+const smallOf = (text) => replaceOnce(text, "const SKIP_ZERO_STEPS: bool = true;", "const SKIP_ZERO_STEPS: bool = false;", "core/wasm/kernels.as");
 /** Largest module a browser compiles synchronously on its main thread. */
 const SYNC_COMPILE_MAX_BYTES = 4096;
+/** Fails the build if a small variant is over SYNC_COMPILE_MAX_BYTES. */
+function checkSyncSize(name, built) {
+  if (built.binary.length > SYNC_COMPILE_MAX_BYTES) {
+    console.error(`build-wasm: the ${name} module is ${built.binary.length} bytes, over the ${SYNC_COMPILE_MAX_BYTES} a browser compiles synchronously`);
+    process.exit(1);
+  }
+}
 
 async function compile(variant, text = source) {
   // asc only reads .ts entry files; the sources are named .as so the project's tsc leaves them alone.
@@ -100,10 +106,7 @@ if (!singleFma.text.includes("f32x4.relaxed_madd")) {
 const singleSmall = await compile("single-small", smallOf(source));
 const singleSmallFma = await compile("single-small-fma", smallOf(fusedSource));
 for (const [name, built] of [["single-small", singleSmall], ["single-small-fma", singleSmallFma]]) {
-  if (built.binary.length > SYNC_COMPILE_MAX_BYTES) {
-    console.error(`build-wasm: the ${name} module is ${built.binary.length} bytes, over the ${SYNC_COMPILE_MAX_BYTES} a browser compiles synchronously`);
-    process.exit(1);
-  }
+  checkSyncSize(name, built);
   if (built.text.includes("kernel32<i32>")) {
     console.error(`build-wasm: the ${name} module still has the zero-step kernel`);
     process.exit(1);
@@ -111,16 +114,11 @@ for (const [name, built] of [["single-small", singleSmall], ["single-small-fma",
 }
 const elementwise = await compile("elementwise", elementwiseSource);
 // The small elementwise build: no softmax kernel, for a browser main thread's synchronous compile.
-const FULL_ON = "const FULL: bool = true;";
-if (elementwiseSource.split(FULL_ON).length !== 2) {
-  console.error(`build-wasm: expected \`${FULL_ON}\` exactly once in core/wasm/elementwise.as`);
-  process.exit(1);
-}
-const elementwiseSmall = await compile("elementwise-small", elementwiseSource.replace(FULL_ON, "const FULL: bool = false;"));
-if (elementwiseSmall.binary.length > SYNC_COMPILE_MAX_BYTES) {
-  console.error(`build-wasm: the small elementwise module is ${elementwiseSmall.binary.length} bytes, over the ${SYNC_COMPILE_MAX_BYTES} a browser compiles synchronously`);
-  process.exit(1);
-}
+const elementwiseSmall = await compile(
+  "elementwise-small",
+  replaceOnce(elementwiseSource, "const FULL: bool = true;", "const FULL: bool = false;", "core/wasm/elementwise.as"),
+);
+checkSyncSize("elementwise-small", elementwiseSmall);
 if (watPath) writeFileSync(watPath, single.text);
 if (wasmPath) writeFileSync(wasmPath, single.binary);
 

@@ -50,17 +50,23 @@ export const operandLength = (x: Operand): number => {
   return n;
 };
 
+/** Writes an operand's values into `to` from its start, block after block. */
+const setOperand = (to: Data, x: Operand): void => {
+  if (!Array.isArray(x)) return to.set(x as Data);
+  let at = 0;
+  for (const p of x as readonly Data[]) {
+    to.set(p, at);
+    at += p.length;
+  }
+};
+
 /** The operand as one buffer: itself, or its blocks concatenated (for code that needs one array). */
 export const operandData = (x: Operand, dtype: DType): Data => {
   if (!Array.isArray(x)) return x as Data;
   const parts = x as readonly Data[];
   if (parts.length === 1) return parts[0]!;
   const out = allocData(dtype, operandLength(parts));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
+  setOperand(out, parts);
   return out;
 };
 
@@ -680,16 +686,7 @@ function view(buf: ArrayBufferLike, ptr: number, n: number, dtype: DType): Data 
 
 /** Copies an operand into linear memory at byte `ptr`, block after block. */
 function put(buf: ArrayBufferLike, ptr: number, x: Operand, dtype: DType): void {
-  const n = operandLength(x);
-  const to = view(buf, ptr, n, dtype);
-  if (!Array.isArray(x)) to.set(x as Data);
-  else {
-    let at = 0;
-    for (const p of x as readonly Data[]) {
-      to.set(p, at);
-      at += p.length;
-    }
-  }
+  setOperand(view(buf, ptr, operandLength(x), dtype), x);
 }
 
 /** Whether batch b uses A batch b and every batch the same B batch, with A's batches starting at 0. */

@@ -137,8 +137,15 @@ function kernel32<T>(pa: usize, pb: usize, kc: i32, steps: usize, c: usize, ldc:
 // @ts-ignore: decorator
 @inline
 function listStep(list: usize, n: i32, k: i32, column: v128): i32 {
+  return listStepIf(list, n, k, i32(v128.any_true(i32x4.shl(column, 1))));
+}
+
+// The same for a step whose nonzero flag (0 or 1) is known already: write k at the next slot, keep it if nonzero.
+// @ts-ignore: decorator
+@inline
+function listStepIf(list: usize, n: i32, k: i32, nonzero: i32): i32 {
   store<i32>(list + (<usize>n << 2), k, 4);
-  return n + i32(v128.any_true(i32x4.shl(column, 1)));
+  return n + nonzero;
 }
 
 // check: also find whether every value packed is finite (returns 0 if not, else 1), which leaving out B's zero
@@ -197,11 +204,7 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize,
         store<u32>(dst, v3, 12);
         dst += MR32 * 4;
         if (SKIP_ZERO_STEPS && check) bad = f32x4.add(bad, f32x4.sub(v128.load(dst - 16), v128.load(dst - 16)));
-        if (SKIP_ZERO_STEPS && steps != 0) {
-          // branch-free: write k at the next slot, keep it only if the step is nonzero
-          store<i32>(list + (<usize>n << 2), k, 4);
-          n += i32(((v0 | v1 | v2 | v3) << 1) != 0);
-        }
+        if (SKIP_ZERO_STEPS && steps != 0) n = listStepIf(list, n, k, i32(((v0 | v1 | v2 | v3) << 1) != 0));
       }
     } else {
       for (let k = 0; k < kc; k++) {
@@ -214,10 +217,7 @@ function packA32(dst: usize, a: usize, lda: i32, mc: i32, kc: i32, steps: usize,
         }
         if (SKIP_ZERO_STEPS && check) bad = f32x4.add(bad, f32x4.sub(v128.load(dst), v128.load(dst)));
         dst += MR32 * 4;
-        if (SKIP_ZERO_STEPS && steps != 0) {
-          store<i32>(list + (<usize>n << 2), k, 4);
-          n += nonzero;
-        }
+        if (SKIP_ZERO_STEPS && steps != 0) n = listStepIf(list, n, k, nonzero);
       }
     }
     if (SKIP_ZERO_STEPS && steps != 0) store<i32>(list, n);
@@ -267,10 +267,7 @@ export function packB32(dst: usize, b: usize, ldb: i32, kc: i32, nc: i32, steps:
             nonzero |= i32(v != 0);
           }
         }
-        if (SKIP_ZERO_STEPS && steps != 0) {
-          store<i32>(list + (<usize>n << 2), k, 4);
-          n += nonzero;
-        }
+        if (SKIP_ZERO_STEPS && steps != 0) n = listStepIf(list, n, k, nonzero);
         s += rowBytes;
         dst += NR32 * 4;
       }

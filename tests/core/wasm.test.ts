@@ -1080,17 +1080,22 @@ describe("zero-step skipping in float32 matmul", () => {
     );
   });
 
+  /** The product with skipping off, then on, which must agree bit for bit: the dense result and the multiply-adds left out. */
+  function denseThenSkipped(p: Problem): { dense: Data; left: number } {
+    setWasmSkipZeroSteps(false);
+    const dense = runWasm(p, "float32");
+    setWasmSkipZeroSteps(true);
+    const s0 = wasmSkipStats().skippedMacs;
+    expect(firstBitDifference(runWasm(p, "float32"), dense)).toBe(-1);
+    return { dense, left: wasmSkipStats().skippedMacs - s0 };
+  }
+
   it("leaves steps out of products of one-hot rows across K, row and column blocks, and the result stays the dense one", () => {
     setKernelThreads(1);
     for (const [M, K, N, seed] of [[32, 64, 512, 3], [121, 257, 25, 5], [7, 513, 2040 + 13, 7], [128, 300, 11, 9]] as const) {
       const p = problem("float32", M, K, N, [0], [0], seed);
       sparsify(p, "onehot", 0, seed);
-      setWasmSkipZeroSteps(false);
-      const dense = runWasm(p, "float32");
-      setWasmSkipZeroSteps(true);
-      const s0 = wasmSkipStats().skippedMacs;
-      expect(firstBitDifference(runWasm(p, "float32"), dense)).toBe(-1);
-      const left = wasmSkipStats().skippedMacs - s0;
+      const { left } = denseThenSkipped(p);
       expect(left).toBe(predictedSkips(p));
       expect(left).toBeGreaterThan(0.5 * M * K * N);
     }
@@ -1106,12 +1111,7 @@ describe("zero-step skipping in float32 matmul", () => {
         const q = bad === null ? p : { ...p, a: p.a.slice() };
         if (bad !== null) q.a[(seed * 31) % q.a.length] = bad;
         const qT = bad === null ? aT : transposedA(q);
-        setWasmSkipZeroSteps(false);
-        const dense = runWasm(q, "float32");
-        setWasmSkipZeroSteps(true);
-        const s0 = wasmSkipStats().skippedMacs;
-        expect(firstBitDifference(runWasm(q, "float32"), dense)).toBe(-1);
-        const left = wasmSkipStats().skippedMacs - s0;
+        const { dense, left } = denseThenSkipped(q);
         expect(left).toBe(predictedSkips(q));
         // with A finite, every B panel but the one holding a step's one-hot value leaves it out
         if (bad === null) expect(left).toBeGreaterThan(0.5 * M * K * N);
