@@ -619,6 +619,44 @@ describe("softmax cross-entropy rows in WebAssembly (float32)", () => {
   });
 });
 
+describe("the full elementwise build's two-vector loops", () => {
+  it("give the one-vector loops' results (the small build's) bit for bit: exp, sigmoid, tanh and the fused LSTM and GRU steps", async () => {
+    // The full build runs exp, sigmoid and tanh two vectors per iteration (one for an odd last vector); the small
+    // build keeps one vector per iteration. The same operations on every lane, so the same bits, for lengths that
+    // end on a full pair, on an odd vector and mid-vector, and for the step kernels at H = 4 (one vector per gate
+    // block: each range is all tail), 5 (padded to 8) and 12 (one pair and a tail).
+    const inputs = [1, 3, 4, 7, 8, 12, 13, 16, 31, 32, 35, 64, 257].map((n, k) => {
+      const x = values(n, 100 + k, "float32") as Float32Array;
+      for (let i = 0; i < n; i++) x[i] = (i % 2 ? 0.7 : 12) * x[i]!; // [-12, 12) and [-0.7, 0.7): both of tanh's branches
+      if (n > 8) x.set([NaN, Infinity, -Infinity, -0, 0, 1e-30, -88.5, 89.5], n - 8);
+      return x;
+    });
+    const cases = [[3, 4], [2, 5], [5, 12]] as const;
+    const steps = (m: typeof import("../../core/wasm/elementwise.js")) =>
+      cases.flatMap(([B, H], k) => {
+        const z = values(4 * B * H, 200 + k, "float32") as Float32Array, c = values(B * H, 300 + k, "float32") as Float32Array;
+        const lstm = m.lstmForwardWasm(z.map((v, i) => (i % 2 ? 0.7 : 6) * v), c, B, H)!;
+        const zx = values(3 * B * H, 400 + k, "float32") as Float32Array, za = values(3 * B * H, 500 + k, "float32") as Float32Array;
+        const gru = m.gruResetAfterForwardWasm(zx.map((v, i) => (i % 2 ? 0.7 : 6) * v), za, c, B, H)!;
+        return [lstm.a, lstm.c, lstm.gates, lstm.tc, gru.next, gru.acts];
+      });
+    const full = { unary: inputs.flatMap((x) => ops.map((op) => unaryWasm(op, x)!)), steps: steps(await import("../../core/wasm/elementwise.js")) };
+    vi.resetModules();
+    vi.stubGlobal("WebAssembly", { ...WebAssemblyNamespace(), Module: mainThreadModule() });
+    try {
+      const fresh = await import("../../core/wasm/elementwise.js");
+      expect(fresh.elementwiseSmallBuild()).toBe(true);
+      const small = inputs.flatMap((x) => ops.map((op) => fresh.unaryWasm(op, x)!));
+      small.forEach((got, i) => expect(firstDifference(got, full.unary[i]!), `input ${i / 3 | 0}, ${ops[i % 3]}`).toBe(-1));
+      steps(fresh).forEach((got, i) => expect(firstDifference(got, full.steps[i]!), `step output ${i}`).toBe(-1));
+    } finally {
+      vi.unstubAllGlobals();
+      vi.resetModules();
+    }
+  });
+  const ops: WasmUnaryOp[] = ["exp", "sigmoid", "tanh"];
+});
+
 describe("unary routes float32 exp/sigmoid/tanh to WebAssembly by size", () => {
   afterEach(() => {
     setKernelBackend("auto");
