@@ -18,6 +18,11 @@
  *                                               under 'ts' vs 'wasm', equal shapes and a row (for BINARY_WASM_MIN_SIZE)
  *   npx tsx bench/wasm-matmul.ts --skip         float32 1 thread, zero-step skipping on vs off, on dense
  *                                               operands and on the one-hot products of the LSTM char-LM
+ *   npx tsx bench/wasm-matmul.ts --ceiling      what this machine's 128-bit SIMD allows: the throughput of independent
+ *                                               f32x4 multiplies, adds (and relaxed fused multiply-adds, where the
+ *                                               engine has them) in a loop with no loads, the float32 GEMM ceiling that
+ *                                               implies, and each matmul as a fraction of it: the bare kernel on
+ *                                               operands in place, the seqgrad op (copies in and out) and TF.js wasm
  *   node --experimental-wasm-relaxed-simd --import tsx bench/wasm-matmul.ts
  *                                               the fused multiply-add build on Node 20 (default on Node 22+)
  */
@@ -25,9 +30,11 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { writeFileSync } from "node:fs";
 import { binary, matmul, matmulRef, unary, type BinaryOp } from "../core/kernels.js";
+import { matmul as matmulOp, tensor } from "../index.js";
+import { KERNELS_FMA_WASM_BASE64, KERNELS_WASM_BASE64 } from "../core/wasm/kernels.generated.js";
 import { unaryWasm, type WasmUnaryOp } from "../core/wasm/elementwise.js";
 import {
-  resetSplitJudgement, setKernelBackend, setKernelThreads, setWasmSkipZeroSteps, setWasmSplitMinWork, wasmAvailable, wasmFusedMultiplyAdd, wasmLoadError,
+  decodeBase64, resetSplitJudgement, setKernelBackend, setKernelThreads, setWasmSkipZeroSteps, setWasmSplitMinWork, wasmAvailable, wasmFusedMultiplyAdd, wasmLoadError,
   wasmSkipStats, wasmThreadsAvailable, WASM_SPLIT_MIN_WORK,
 } from "../core/wasm/backend.js";
 import type { DType } from "../core/tensor.js";
@@ -283,6 +290,159 @@ function skipZeroSteps(): void {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// --ceiling: what 128-bit SIMD allows on this machine
+
+/** An exported loop of `n` independent f32x4 chains, each advanced by `step` (of its name) once per iteration. */
+const chainLoop = (name: string, n: number, init: number, step: (c: string) => string): string => {
+  const cs = Array.from({ length: n }, (_, i) => `c${i}`);
+  return `export function ${name}(iters: i32): f32 {
+  const a = f32x4.splat(0.99999994), b = f32x4.splat(1e-7);
+  let c0 = f32x4.splat(${init}), ${cs.slice(1).map((c) => `${c} = c0`).join(", ")};
+  for (let i = 0; i < iters; i++) { ${cs.map((c) => `${c} = ${step(c)};`).join(" ")} }
+  let s = c0;
+  ${cs.slice(1).map((c) => `s = f32x4.add(s, ${c});`).join(" ")}
+  return f32x4.extract_lane(s, 0);
+}
+`;
+};
+/**
+ * Loops of independent f32x4 chains, in registers, no memory traffic: `muls` and `adds` run 8 chains of one kind
+ * (the throughput of each kind alone); `fmas` runs 12 chains of x * a + b, in the fused build one relaxed_madd
+ * each (MADD is defined per build; the plain build's fmas is not timed). A multiply-then-add kernel does one of
+ * each per multiply-add, so it cannot beat the slower of the two rates; a fused kernel cannot beat the fused rate.
+ * (A loop of multiplies feeding adds measured well under both here, and under the kernel itself: how V8 schedules
+ * a loop matters as much as the pipes, so these rates are upper bounds, not what a loop must reach.) Each returns
+ * a lane so nothing is optimised away; the multipliers stay near 1, so no value comes near a subnormal.
+ */
+const PEAK_SOURCE = [
+  chainLoop("muls", 8, 1, (c) => `f32x4.mul(${c}, a)`),
+  chainLoop("adds", 8, 0, (c) => `f32x4.add(${c}, b)`),
+  chainLoop("fmas", 12, 0, (c) => `MADD(${c}, a, b)`),
+  // kernels.as kernel32's dense loop (4 x 8 tile, splats of A, two vectors of B), `reps` times over one pair of
+  // packed panels of kc steps, which stay in L1: the micro-kernel's own speed, with nothing around it
+  `export function tile(pa0: usize, pb0: usize, kc: i32, reps: i32, out: usize): void {
+  for (let r = 0; r < reps; r++) {
+    let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    let pa = pa0, pb = pb0;
+    const end = pa0 + (<usize>kc << 4);
+    for (; pa < end; pa += 16, pb += 32) {
+      const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+      let a = v128.load32_splat(pa); c00 = MADD(a, b0, c00); c01 = MADD(a, b1, c01);
+      a = v128.load32_splat(pa, 4); c10 = MADD(a, b0, c10); c11 = MADD(a, b1, c11);
+      a = v128.load32_splat(pa, 8); c20 = MADD(a, b0, c20); c21 = MADD(a, b1, c21);
+      a = v128.load32_splat(pa, 12); c30 = MADD(a, b0, c30); c31 = MADD(a, b1, c31);
+    }
+    v128.store(out, f32x4.add(f32x4.add(f32x4.add(c00, c01), f32x4.add(c10, c11)), f32x4.add(f32x4.add(c20, c21), f32x4.add(c30, c31))));
+  }
+}
+`,
+].join("\n");
+
+interface PeakExports {
+  memory: WebAssembly.Memory;
+  muls(iters: number): number;
+  adds(iters: number): number;
+  fmas(iters: number): number;
+  tile(pa: number, pb: number, kc: number, reps: number, out: number): void;
+}
+
+/** The peak loops compiled now with AssemblyScript (a devDependency), plain and (where the engine validates it) fused. */
+async function peakModules(): Promise<{ plain: PeakExports; fused: PeakExports | null }> {
+  const asc = (await import("assemblyscript/asc")).default;
+  const build = async (source: string, relaxed: boolean): Promise<PeakExports | null> => {
+    const r = await asc.compileString(
+      { "peak.ts": source },
+      { optimizeLevel: 1, runtime: "stub", noAssert: true, enable: ["simd", ...(relaxed ? ["relaxed-simd"] : [])], use: ["abort="] },
+    );
+    if (r.error || !r.binary) throw new Error(`compiling the peak loops failed: ${r.error?.message ?? "no binary"}`);
+    const bytes = new Uint8Array(r.binary);
+    if (!WebAssembly.validate(bytes)) return null;
+    return new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as PeakExports;
+  };
+  const madd = "// @ts-ignore: decorator\n@inline function MADD(x: v128, a: v128, b: v128): v128 { return ";
+  const plainSource = `${madd}f32x4.add(f32x4.mul(x, a), b); }\n${PEAK_SOURCE}`;
+  const fusedSource = `${madd}f32x4.relaxed_madd(x, a, b); }\n${PEAK_SOURCE}`;
+  return { plain: (await build(plainSource, false))!, fused: await build(fusedSource, true) };
+}
+
+/**
+ * The bare float32 kernel: matmulPartF32 on operands already in linear memory and B packed ahead (as a resident
+ * weight is), one thread, no copies. The module is instantiated here, apart from core's engine, to call it directly.
+ */
+function bareKernel([M, K, N]: Size): () => void {
+  const bytes = decodeBase64(wasmFusedMultiplyAdd() ? KERNELS_FMA_WASM_BASE64 : KERNELS_WASM_BASE64);
+  const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as {
+    memory: WebAssembly.Memory; heapBase(): number; workBytesF32(): number;
+    packB32(dst: number, b: number, ldb: number, kc: number, nc: number, steps: number): number;
+    matmulPartF32(...args: number[]): number;
+  };
+  const up = (x: number): number => Math.ceil(x / 64) * 64;
+  const work = up(k.heapBase());
+  const packed = up(work + k.workBytesF32());
+  const a = up(packed + K * (N + 7) * 4), b = up(a + M * K * 4), c = up(b + K * N * 4), maps = up(c + M * N * 4);
+  k.memory.grow(Math.ceil((maps + 8 - k.memory.buffer.byteLength) / 65536) + 1);
+  new Float32Array(k.memory.buffer, a, M * K).set(operand(M * K, 1));
+  new Float32Array(k.memory.buffer, b, K * N).set(operand(K * N, 2));
+  new Int32Array(k.memory.buffer, maps, 2).fill(0);
+  let finite = 1;
+  for (let pc = 0; pc < K; pc += 256) finite &= k.packB32(packed + pc * (N + 7) * 4, b + pc * N * 4, N, Math.min(256, K - pc), N, 0);
+  return () => void k.matmulPartF32(a, b, c, M, K, N, 1, maps, maps + 4, work, 0, M, 0, N, packed, finite, 0);
+}
+
+async function ceiling(): Promise<void> {
+  const { plain, fused } = await peakModules();
+  const iters = 20_000_000;
+  // name, loop, f32x4 operations per call
+  // the tile loop's panels: 256 steps of A (4 KiB) and of B (8 KiB) from byte 0, values that stay finite
+  const kc = 256, reps = 20_000;
+  for (const m of fused ? [plain, fused] : [plain]) {
+    if (m.memory.buffer.byteLength < 1 << 16) m.memory.grow(1);
+    new Float32Array(m.memory.buffer, 0, 12 * kc).set(operand(12 * kc, 3));
+  }
+  const tileFlops = 2 * 4 * 8 * kc * reps;
+  const loops: [string, () => void, number][] = [
+    ["mul", () => void plain.muls(iters), 8 * iters],
+    ["add", () => void plain.adds(iters), 8 * iters],
+    ...(fused ? [["fused madd", () => void fused.fmas(iters), 12 * iters] as [string, () => void, number]] : []),
+  ];
+  const tiles: [string, () => void][] = [
+    ["4x8 step loop", () => plain.tile(0, 4 * kc * 4, kc, reps, 1 << 15)],
+    ...(fused ? [["fused 4x8 step loop", () => fused.tile(0, 4 * kc * 4, kc, reps, 1 << 15)] as [string, () => void]] : []),
+  ];
+  const sizes: Size[] = [[256, 256, 256], [512, 512, 512]];
+  await addTfjs();
+  const calls: [string, Size, () => void][] = [];
+  for (const s of sizes) {
+    calls.push(["bare kernel", s, bareKernel(s)]);
+    const A = tensor(operand(s[0] * s[1], 1) as Float32Array, { shape: [s[0], s[1]] });
+    const B = tensor(operand(s[1] * s[2], 2) as Float32Array, { shape: [s[1], s[2]] });
+    calls.push(["seqgrad matmul", s, () => void matmulOp(A, B)]);
+    if (runners["tfjs-wasm"]) calls.push(["tfjs-wasm", s, runners["tfjs-wasm"](s)]);
+  }
+  setKernelThreads(1);
+  const seen = new Map<string, number[]>();
+  const push = (key: string, x: number): void => void seen.set(key, [...(seen.get(key) ?? []), x]);
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, f, ops] of loops) push(name, ops / timePerCall(f, 150).wall / 1e9);
+    for (const [name, f] of tiles) push(name, tileFlops / timePerCall(f, 150).wall / 1e9);
+    for (const [name, s, f] of calls) push(`${name} ${s.join("x")}`, (2 * s[0] * s[1] * s[2]) / timePerCall(f, 150).wall / 1e9);
+  }
+  const best = (key: string): number => Math.max(...seen.get(key)!);
+  const med = (key: string): number => median(seen.get(key)!);
+  console.log(`f32x4 operations per ns (10^9/s), 1 thread, best and median of ${rounds} interleaved rounds (${fused ? "relaxed SIMD available" : "no relaxed SIMD in this engine"}):`);
+  for (const [name] of loops) console.log(`  ${name.padEnd(12)} ${best(name).toFixed(2).padStart(6)}  ${med(name).toFixed(2).padStart(6)}`);
+  // a multiply-add is 2 flops in each of 4 lanes: 8 per (multiply, add) pair or per fused operation
+  const ceil = 8 * Math.max(Math.min(best("mul"), best("add")), fused ? best("fused madd") : 0);
+  console.log(`float32 GEMM ceiling: ${ceil.toFixed(1)} GFLOP/s (8 flops x the slower of mul and add${fused ? ", or x the fused rate where that is more" : ""}; best rounds)`);
+  console.log(`\n${"matmul".padEnd(22)}${"size".padStart(6)}${"GFLOP/s (median)".padStart(18)}${"÷ ceiling".padStart(12)}`);
+  for (const [name] of tiles) console.log(`${name.padEnd(22)}${"L1".padStart(6)}${med(name).toFixed(1).padStart(18)}${(med(name) / ceil).toFixed(2).padStart(12)}`);
+  for (const [name, s] of calls) {
+    const key = `${name} ${s.join("x")}`;
+    console.log(`${name.padEnd(22)}${`${s[0]}³`.padStart(6)}${med(key).toFixed(1).padStart(18)}${(med(key) / ceil).toFixed(2).padStart(12)}`);
+  }
+}
+
 async function main(): Promise<void> {
   if (!wasmAvailable()) throw new Error(`WebAssembly kernels did not load: ${String(wasmLoadError())}`);
   console.log(`WebAssembly float32 matmul: ${wasmFusedMultiplyAdd() ? "relaxed-SIMD build, multiply-adds fused" : "SIMD build, separate multiply and add"}`);
@@ -291,6 +451,7 @@ async function main(): Promise<void> {
   if (flag("--elementwise")) return elementwise();
   if (flag("--binary")) return binaryOps();
   if (flag("--skip")) return skipZeroSteps();
+  if (flag("--ceiling")) return ceiling();
   await addTfjs();
   const names = Object.keys(runners);
   const clocks = ["wall", "cpu"] as const;
