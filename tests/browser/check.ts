@@ -100,7 +100,7 @@ const worst = browser.ready.matmul!.reduce((m, v, i) => Math.max(m, Math.abs(v -
 expect(worst <= bound, `browser float32 matmul is ${worst} from the reference (bound ${bound})`);
 
 const entries = Object.values(browser.ready).reduce((n, v) => n + v.length, 0);
-console.log(`${version}: kernels loaded synchronously as the ${browser.syncSmallBuild ? "small" : "full"} build (${browser.fused ? "fused" : "separate"} multiply-adds), full build after wasmReady(); ${entries} values per build`);
+console.log(`${version}: kernels loaded synchronously as the ${browser.syncSmallBuild ? "small" : "full"} build (${browser.fused ? "fused" : "separate"} multiply-adds), full build after wasmReady(); elementwise kernels as the ${browser.elementwiseSmallBuild ? "small" : "full"} build; ${entries} values per build`);
 for (const { k, worst, worstEntry, differing, n } of engine)
   console.log(`${k} (float64 through the engine's Math functions): ${differing} of ${n} values differ from Node's, worst |Δ| ${worst.toExponential(2)} of the largest value (${worstEntry.toExponential(2)} of its own)`);
 console.log(`matmul vs TypeScript reference: worst |Δ| ${worst.toExponential(2)} (bound ${bound.toExponential(2)})`);

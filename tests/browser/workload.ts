@@ -10,6 +10,7 @@ import {
   wasmAvailable, wasmReady, type DType, type Tensor,
 } from "../../index.js";
 import { wasmFusedMultiplyAdd, wasmSmallBuild } from "../../core/wasm/backend.js";
+import { elementwiseSmallBuild } from "../../core/wasm/elementwise.js";
 
 /** Deterministic values in [-1, 1) (a 32-bit LCG), with every `zeroEvery`-th column of a [rows, cols] layout zero. */
 const values = (n: number, seed: number, cols = 1, zeroEvery = 0): number[] => {
@@ -72,6 +73,8 @@ export interface BrowserCheck {
   readonly fused: boolean;
   readonly syncSmallBuild: boolean;
   readonly readySmallBuild: boolean;
+  /** Whether the elementwise module loaded as its small build (no softmax kernel; it has no asynchronous swap). */
+  readonly elementwiseSmallBuild: boolean;
   readonly sync: Record<string, number[]>;
   readonly ready: Record<string, number[]>;
 }
@@ -81,5 +84,7 @@ export const runChecks = async (): Promise<BrowserCheck> => {
   const syncSmallBuild = wasmSmallBuild();
   const sync = compute();
   await wasmReady();
-  return { syncAvailable, fused: wasmFusedMultiplyAdd(), syncSmallBuild, readySmallBuild: wasmSmallBuild(), sync, ready: compute() };
+  return {
+    syncAvailable, fused: wasmFusedMultiplyAdd(), syncSmallBuild, readySmallBuild: wasmSmallBuild(), elementwiseSmallBuild: elementwiseSmallBuild(), sync, ready: compute(),
+  };
 };
