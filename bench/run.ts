@@ -185,8 +185,10 @@ const baseEnv: NodeJS.ProcessEnv = opts.keepPages ? { ...process.env, MALLOC_TRI
 
 const spawnChild = (impl: Impl): Child => {
   if (impl.startsWith("torch-")) {
+    // the cores go to the BLAS; PyTorch's own OpenMP pool keeps one thread (two pools of two fought over the two
+    // cores: see bench/torch_bench.py)
     const threads = impl === "torch-2t" ? "2" : "1";
-    const env: NodeJS.ProcessEnv = { ...baseEnv, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+    const env: NodeJS.ProcessEnv = { ...baseEnv, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
     const proc = spawn(PYTHON, [path.join(here, "torch_bench.py"), "--threads", threads], { env, stdio: ["pipe", "pipe", "pipe"] });

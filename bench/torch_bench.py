@@ -3,8 +3,11 @@
 Protocol: one JSON request per line on stdin, one JSON reply per line on the original stdout (anything a
 library prints goes to stderr). Requests and replies are the ones in bench/common.ts. The weights and data
 are generated with the same integer hash as bench/common.ts, so every implementation starts from the same
-bits. Run by run.ts with OMP_NUM_THREADS / OPENBLAS_NUM_THREADS set to --threads and OPENBLAS_CORETYPE /
-OPENBLAS_L2_SIZE removed from the environment.
+bits. Run by run.ts with OPENBLAS_NUM_THREADS set to --threads, OMP_NUM_THREADS to 1 and OPENBLAS_CORETYPE /
+OPENBLAS_L2_SIZE removed from the environment. --threads is the cores PyTorch may use, through its BLAS: its own
+(OpenMP) intra-op pool stays at one thread. With two threads in each pool the pools fought over the two cores:
+the LSTM H = 128 step ran at 22K tokens/s, against 72K with one OpenMP thread and two OpenBLAS threads (and 67K
+with two OpenMP threads and one OpenBLAS thread; at H = 512, 13.5K against 11.1K).
 """
 import argparse
 import json
@@ -189,9 +192,9 @@ def rss_kb():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="threads of the BLAS (set by run.ts in OPENBLAS_NUM_THREADS)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(1)
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed by libraries goes to stderr
 
@@ -199,7 +202,7 @@ def main():
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    info = {"torch": torch.__version__, "threads": str(torch.get_num_threads()),
+    info = {"torch": torch.__version__, "threads": str(args.threads), "intraOpThreads": str(torch.get_num_threads()),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset"),
             "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "unset")}
     info.update(blas_info())
