@@ -7,7 +7,9 @@ import { allocData, type Data, type DType } from "./tensor.js";
 import { sizeOf, stridesOf, shapesEqual, type Shape } from "./shape.js";
 import { matmulPrefersWasm, matmulWasm, matmulWasmStart, operandData, type Operand } from "./wasm/backend.js";
 export type { Operand } from "./wasm/backend.js";
-import { binaryPrefersWasm, binaryWasm, unaryPrefersWasm, unaryWasm, type BinaryLayout, type WasmBinaryOp } from "./wasm/elementwise.js";
+import {
+  binaryPrefersWasm, binaryWasm, sumMiddleWasm, sumPrefersWasm, unaryPrefersWasm, unaryWasm, type BinaryLayout, type WasmBinaryOp,
+} from "./wasm/elementwise.js";
 
 export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "abs" | "sign" | "step" | "square" | "reciprocal" | "log1p" | "isFinite";
 
@@ -283,6 +285,11 @@ export function reduce(op: ReduceOp, x: Data, shape: Shape, axes: readonly numbe
 }
 
 function reduceAxis(op: ReduceOp, x: Data, outer: number, n: number, inner: number, dtype: DType): Data {
+  // a sum over a middle axis in WebAssembly: sumMiddle's float64 sums in order, the same bits
+  if (op === "sum" && inner > 1 && sumPrefersWasm(outer * n * inner)) {
+    const y = sumMiddleWasm(x, outer, n, inner);
+    if (y) return y;
+  }
   const y = allocData(dtype, outer * inner);
   if (op === "sum") {
     if (inner > 1) return sumMiddle(x, outer, n, inner, y);
@@ -329,6 +336,7 @@ function reduceAxis(op: ReduceOp, x: Data, outer: number, n: number, inner: numb
  * Sums `x` viewed as `[outer, n, inner]` over its middle axis into `y` `[outer, inner]`: each output in a register, over
  * i = 0..n-1 in order in float64 (the order of the row-at-a-time loop this replaced, so the same bits, ~3x faster:
  * that loop read and wrote a float64 accumulator array for every element, e.g. the bias gradient `sum(dz, 0)`).
+ * core/wasm/elementwise.as sumMiddle is its WebAssembly twin (the same bits), used from SUM_WASM_MIN_SIZE values.
  */
 function sumMiddle(x: Data, outer: number, n: number, inner: number, y: Data): Data {
   for (let o = 0; o < outer; o++) {

@@ -380,3 +380,54 @@ export function softmaxRowsF32(z: usize, p: usize, ms: usize, rows: i32, V: i32)
     p += rowBytes;
   }
 }
+
+/**
+ * Sums x `[outer, n, inner]` over its middle axis into y `[outer, inner]` (the FULL build only; a no-op in the
+ * small one): float32 x and y (f64 = 0) or float64 (f64 = 1), as core/kernels.ts sumMiddle computes them: each
+ * output summed in float64 from +0 over i = 0..n-1 in order, then rounded once to y's dtype. Eight outputs at a
+ * time in four f64x2 accumulators, each lane its own sum in that order, so the results are the same bit for bit.
+ */
+export function sumMiddle(x: usize, y: usize, outer: i32, n: i32, inner: i32, f64: i32): void {
+  if (!FULL) return;
+  const eb: usize = f64 ? 8 : 4;
+  const rowBytes = <usize>inner * eb;
+  for (let o = 0; o < outer; o++) {
+    const xo = x + <usize>o * <usize>n * rowBytes, yo = y + <usize>o * rowBytes;
+    let j = 0;
+    for (; j + 8 <= inner; j += 8) {
+      let a0 = f64x2.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      let p = xo + <usize>j * eb;
+      if (f64) {
+        for (let i = 0; i < n; i++, p += rowBytes) {
+          a0 = add(a0, v128.load(p));
+          a1 = add(a1, v128.load(p, 16));
+          a2 = add(a2, v128.load(p, 32));
+          a3 = add(a3, v128.load(p, 48));
+        }
+        const q = yo + (<usize>j << 3);
+        v128.store(q, a0);
+        v128.store(q, a1, 16);
+        v128.store(q, a2, 32);
+        v128.store(q, a3, 48);
+      } else {
+        for (let i = 0; i < n; i++, p += rowBytes) {
+          const v = v128.load(p), w = v128.load(p, 16);
+          a0 = add(a0, lo(v));
+          a1 = add(a1, hi(v));
+          a2 = add(a2, lo(w));
+          a3 = add(a3, hi(w));
+        }
+        const q = yo + (<usize>j << 2);
+        v128.store(q, join(a0, a1));
+        v128.store(q, join(a2, a3), 16);
+      }
+    }
+    for (; j < inner; j++) {
+      let s: f64 = 0;
+      let p = xo + <usize>j * eb;
+      for (let i = 0; i < n; i++, p += rowBytes) s += f64 ? load<f64>(p) : <f64>load<f32>(p);
+      if (f64) store<f64>(yo + (<usize>j << 3), s);
+      else store<f32>(yo + (<usize>j << 2), <f32>s);
+    }
+  }
+}

@@ -3,11 +3,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
-import { binary, matmul as matmulKernel, matmulRef, unary, type BinaryOp } from "../../core/kernels.js";
+import { binary, matmul as matmulKernel, matmulRef, reduce, unary, type BinaryOp } from "../../core/kernels.js";
 import { softmaxCrossEntropyForward } from "../../core/kernels-fused.js";
 import {
   BINARY_WASM_MIN_SIZE, ELEMENTWISE_MAX_ULPS, setBinaryWasmMinSize, ELEMENTWISE_WASM_MIN_SIZE, elementwiseSmallBuild, elementwiseWasmAvailable, softmaxRowsWasm,
-  unaryPrefersWasm, unaryWasm, wasmBinaryCount,
+  SUM_WASM_MIN_SIZE, sumMiddleWasm, unaryPrefersWasm, unaryWasm, wasmBinaryCount, wasmSumCount,
   type WasmBinaryOp, type WasmUnaryOp,
 } from "../../core/wasm/elementwise.js";
 import {
@@ -601,9 +601,7 @@ describe("softmax cross-entropy rows in WebAssembly (float32)", () => {
     const z = values(rows * V, 9, "float32") as Float32Array;
     const targets = Int32Array.from({ length: rows }, (_, r) => (r * 5) % V);
     const want = softmaxCrossEntropyForward(z, targets, rows, V, "float32");
-    vi.resetModules();
-    vi.stubGlobal("WebAssembly", { ...WebAssemblyNamespace(), Module: mainThreadModule() });
-    try {
+    await withMainThreadModules(async () => {
       const fresh = await import("../../core/wasm/elementwise.js");
       const freshFused = await import("../../core/kernels-fused.js");
       expect(fresh.elementwiseWasmAvailable()).toBe(true);
@@ -612,10 +610,7 @@ describe("softmax cross-entropy rows in WebAssembly (float32)", () => {
       const got = freshFused.softmaxCrossEntropyForward(z, targets, rows, V, "float32");
       expect(firstDifference(got.p, want.p)).toBe(-1);
       expect(firstDifference(got.loss, want.loss)).toBe(-1);
-    } finally {
-      vi.unstubAllGlobals();
-      vi.resetModules();
-    }
+    });
   });
 });
 
@@ -641,20 +636,83 @@ describe("the full elementwise build's two-vector loops", () => {
         return [lstm.a, lstm.c, lstm.gates, lstm.tc, gru.next, gru.acts];
       });
     const full = { unary: inputs.flatMap((x) => ops.map((op) => unaryWasm(op, x)!)), steps: steps(await import("../../core/wasm/elementwise.js")) };
-    vi.resetModules();
-    vi.stubGlobal("WebAssembly", { ...WebAssemblyNamespace(), Module: mainThreadModule() });
-    try {
+    await withMainThreadModules(async () => {
       const fresh = await import("../../core/wasm/elementwise.js");
       expect(fresh.elementwiseSmallBuild()).toBe(true);
       const small = inputs.flatMap((x) => ops.map((op) => fresh.unaryWasm(op, x)!));
       small.forEach((got, i) => expect(firstDifference(got, full.unary[i]!), `input ${i / 3 | 0}, ${ops[i % 3]}`).toBe(-1));
       steps(fresh).forEach((got, i) => expect(firstDifference(got, full.steps[i]!), `step output ${i}`).toBe(-1));
-    } finally {
-      vi.unstubAllGlobals();
-      vi.resetModules();
-    }
+    });
   });
   const ops: WasmUnaryOp[] = ["exp", "sigmoid", "tanh"];
+});
+
+describe("the WebAssembly sum over a middle axis", () => {
+  afterEach(() => {
+    setKernelBackend("auto");
+  });
+
+  /** The TypeScript reduce's sum of x `[outer, n, inner]` over axis 1. */
+  const tsSum = (x: Data, outer: number, n: number, inner: number, dtype: DType): Data => {
+    const prev = setKernelBackend("ts");
+    try {
+      return reduce("sum", x, [outer, n, inner], [1], dtype);
+    } finally {
+      setKernelBackend(prev);
+    }
+  };
+
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`gives the TypeScript sums bit for bit over random [outer, n, inner], with NaN, ±Inf, ±0 and cancellation (${dtype})`, () => {
+      // inner from 2 (the kernel's remainder loop only) past 16 (two blocks of 8 and a remainder); n from 0 (empty
+      // sums are +0); magnitudes from 1e-8 to 1e8, so that the float64 sums round differently in another order
+      const special = [NaN, Infinity, -Infinity, 0, -0, 1e8, -1e8, 1e-8];
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 2, max: 27 }), fc.integer(), fc.boolean(), (outer, n, inner, seed, withSpecial) => {
+          const x = values(outer * n * inner, seed, dtype);
+          for (let i = 0; i < x.length; i++) x[i] = x[i]! * 10 ** ((i * 7) % 17 - 8);
+          if (withSpecial) for (let i = 0; i < x.length; i += 5) x[i] = special[(i / 5) % special.length]!;
+          const got = sumMiddleWasm(x, outer, n, inner)!;
+          expect(got).toBeInstanceOf(dtype === "float32" ? Float32Array : Float64Array);
+          expect(firstDifference(got, tsSum(x, outer, n, inner, dtype))).toBe(-1);
+        }),
+        { numRuns: 150 },
+      );
+    });
+  }
+
+  it(`is what reduce's sum runs from SUM_WASM_MIN_SIZE values under 'auto', at every size under 'wasm', never under 'ts'`, () => {
+    const x = values(SUM_WASM_MIN_SIZE, 5, "float32") as Float32Array;
+    const want = tsSum(x, 1, SUM_WASM_MIN_SIZE / 16, 16, "float32");
+    let before = wasmSumCount();
+    expect(firstDifference(reduce("sum", x, [SUM_WASM_MIN_SIZE / 16, 16], [0], "float32"), want)).toBe(-1);
+    expect(wasmSumCount()).toBe(before + 1);
+    const small = x.subarray(0, SUM_WASM_MIN_SIZE - 16);
+    before = wasmSumCount();
+    reduce("sum", small, [small.length / 16, 16], [0], "float32");
+    expect(wasmSumCount()).toBe(before); // one row short of the threshold
+    setKernelBackend("wasm");
+    reduce("sum", x.subarray(0, 32), [2, 16], [0], "float32");
+    expect(wasmSumCount()).toBe(before + 1);
+    setKernelBackend("ts");
+    reduce("sum", x, [SUM_WASM_MIN_SIZE / 16, 16], [0], "float32");
+    expect(wasmSumCount()).toBe(before + 1);
+    // a sum over the last axis (inner = 1) stays in TypeScript: its sums are sequential
+    setKernelBackend("wasm");
+    reduce("sum", x, [16, SUM_WASM_MIN_SIZE / 16], [1], "float32");
+    expect(wasmSumCount()).toBe(before + 1);
+  });
+
+  it("is left to TypeScript where the small build is loaded (a browser's main thread)", async () => {
+    await withMainThreadModules(async () => {
+      const fresh = await import("../../core/wasm/elementwise.js");
+      const freshKernels = await import("../../core/kernels.js");
+      expect(fresh.elementwiseSmallBuild()).toBe(true);
+      const x = values(4096, 6, "float64") as Float64Array;
+      expect(fresh.sumMiddleWasm(x, 1, 256, 16)).toBeNull();
+      expect(firstDifference(freshKernels.reduce("sum", x, [256, 16], [0], "float64"), tsSum(x, 1, 256, 16, "float64"))).toBe(-1);
+    });
+  });
 });
 
 describe("unary routes float32 exp/sigmoid/tanh to WebAssembly by size", () => {
@@ -1357,6 +1415,18 @@ describe("the small single-thread build (for a browser's synchronous compile)", 
     }
   });
 });
+
+/** Runs f with every module imported afresh where synchronous compiles over 4096 bytes are refused (the small builds load). */
+async function withMainThreadModules(f: () => Promise<void>): Promise<void> {
+  vi.resetModules();
+  vi.stubGlobal("WebAssembly", { ...WebAssemblyNamespace(), Module: mainThreadModule() });
+  try {
+    await f();
+  } finally {
+    vi.unstubAllGlobals();
+    vi.resetModules();
+  }
+}
 
 /** `WebAssembly.Module` as a browser's main thread has it: refusing to compile more than 4096 bytes synchronously. */
 function mainThreadModule(): typeof WebAssembly.Module {
