@@ -393,7 +393,6 @@ function bareKernel([M, K, N]: Size): () => void {
 async function ceiling(): Promise<void> {
   const { plain, fused } = await peakModules();
   const iters = 20_000_000;
-  // name, loop, f32x4 operations per call
   // the tile loop's panels: 256 steps of A (4 KiB) and of B (8 KiB) from byte 0, values that stay finite
   const kc = 256, reps = 20_000;
   for (const m of fused ? [plain, fused] : [plain]) {
@@ -401,6 +400,7 @@ async function ceiling(): Promise<void> {
     new Float32Array(m.memory.buffer, 0, 12 * kc).set(operand(12 * kc, 3));
   }
   const tileFlops = 2 * 4 * 8 * kc * reps;
+  // name, loop, f32x4 operations per call
   const loops: [string, () => void, number][] = [
     ["mul", () => void plain.muls(iters), 8 * iters],
     ["add", () => void plain.adds(iters), 8 * iters],

@@ -285,14 +285,11 @@ export function reduce(op: ReduceOp, x: Data, shape: Shape, axes: readonly numbe
 }
 
 function reduceAxis(op: ReduceOp, x: Data, outer: number, n: number, inner: number, dtype: DType): Data {
-  // a sum over a middle axis in WebAssembly: sumMiddle's float64 sums in order, the same bits
-  if (op === "sum" && inner > 1 && sumPrefersWasm(outer * n * inner)) {
-    const y = sumMiddleWasm(x, outer, n, inner);
-    if (y) return y;
-  }
+  // a sum over a middle axis: in WebAssembly from SUM_WASM_MIN_SIZE values (sumMiddle's sums, the same bits)
+  if (op === "sum" && inner > 1)
+    return (sumPrefersWasm(outer * n * inner) ? sumMiddleWasm(x, outer, n, inner) : null) ?? sumMiddle(x, outer, n, inner, allocData(dtype, outer * inner));
   const y = allocData(dtype, outer * inner);
   if (op === "sum") {
-    if (inner > 1) return sumMiddle(x, outer, n, inner, y);
     if (inner === 1) {
       for (let o = 0; o < outer; o++) {
         let s = 0;

@@ -680,7 +680,7 @@ function areas(e: Engine): { work0: number; work1: number; region: number } {
 }
 
 /** A view of `n` values of `dtype` at byte `ptr` of linear memory, to copy operands in and results out. */
-function view(buf: ArrayBufferLike, ptr: number, n: number, dtype: DType): Data {
+export function view(buf: ArrayBufferLike, ptr: number, n: number, dtype: DType): Data {
   return dtype === "float32" ? new Float32Array(buf, ptr, n) : new Float64Array(buf, ptr, n);
 }
 

@@ -12,7 +12,7 @@
  * maximum/minimum select an operand as the reference does (tests/core/wasm.test.ts).
  */
 import { ELEMENTWISE_SMALL_WASM_BASE64, ELEMENTWISE_WASM_BASE64 } from "./kernels.generated.js";
-import { decodeBase64, wasmChosenFor } from "./backend.js";
+import { decodeBase64, view, wasmChosenFor } from "./backend.js";
 import { ArgumentError } from "../errors.js";
 import { copyData, type Data } from "../tensor.js";
 
@@ -180,16 +180,16 @@ let sumCalls = 0;
 export function sumMiddleWasm(x: Data, outer: number, n: number, inner: number): Data | null {
   const e = load();
   if (!e || small) return null;
-  const f64 = x instanceof Float64Array, m = outer * inner;
+  const f64 = x instanceof Float64Array, m = outer * inner, dtype = f64 ? "float64" : "float32";
   // layout counts float32 slots: two per float64
   const ptrs = layout(e, f64 ? [2 * x.length, 2 * m] : [x.length, m]);
   if (!ptrs) return null;
   const [px, py] = ptrs as [number, number];
   const buf = e.memory.buffer;
-  (f64 ? new Float64Array(buf, px, x.length) : new Float32Array(buf, px, x.length)).set(x);
+  view(buf, px, x.length, dtype).set(x);
   e.sumMiddle(px, py, outer, n, inner, f64 ? 1 : 0);
   sumCalls++;
-  return copyData(f64 ? new Float64Array(buf, py, m) : new Float32Array(buf, py, m));
+  return copyData(view(buf, py, m, dtype));
 }
 
 /** How many sums sumMiddleWasm has computed (tests check which path ran). */
